@@ -1,0 +1,1 @@
+"""HTTP plumbing shared by the API routes: resolver, errors, authentication, models."""

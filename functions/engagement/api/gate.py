@@ -1,0 +1,61 @@
+"""Checks made on the raw API Gateway event, before the resolver parses anything.
+
+Powertools runs request validation ahead of every middleware, so authentication happens here
+instead: an unauthenticated caller learns nothing about the body it sent.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Mapping
+from typing import Any
+
+from engagement.api.errors import proxy_error
+from engagement.observability import logger
+from engagement.secrets import secret_value
+from engagement.topology import API_KEYS, TOPOLOGY
+
+MAX_BODY_BYTES = 1024 * 1024
+_PUBLIC_ROUTES = frozenset(route.route_key for route in TOPOLOGY.routes if route.public)
+
+
+def refuse(event: Mapping[str, Any]) -> dict[str, Any] | None:
+    """An error response when the request must not reach the resolver, else None."""
+    body = event.get("body") or ""
+    # base64 inflates by 4/3; the limit is on the decoded size.
+    size = len(body) * 3 // 4 if event.get("isBase64Encoded") else len(body.encode())
+    if size > MAX_BODY_BYTES:
+        return proxy_error(413, "body_too_large", f"the request body exceeds {MAX_BODY_BYTES} bytes")
+    if event.get("routeKey") in _PUBLIC_ROUTES:
+        return None
+    headers = event.get("headers") or {}
+    presented = _bearer(str(headers.get("authorization", "")))
+    if presented is None:
+        return _unauthorized("send Authorization: Bearer <api key>")
+    if _key_matches(presented, refresh=False) or _key_matches(presented, refresh=True):
+        return None
+    return _unauthorized("the API key is not valid")
+
+
+def _bearer(header: str) -> str | None:
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
+
+
+def _key_matches(presented: str, *, refresh: bool) -> bool:
+    configured = secret_value(API_KEYS, refresh=refresh)
+    if not configured:
+        if not refresh:
+            logger.error("no API keys are configured; every /v1 request is refused")
+        return False
+    keys = [key.strip() for key in configured.split(",") if key.strip()]
+    # Compare against every key without stopping early, so timing says nothing about which matched.
+    matched = False
+    for key in keys:
+        matched |= hmac.compare_digest(presented.encode(), key.encode())
+    return matched
+
+
+def _unauthorized(message: str) -> dict[str, Any]:
+    return proxy_error(401, "unauthorized", message, headers={"WWW-Authenticate": "Bearer"})

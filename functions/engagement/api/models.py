@@ -1,0 +1,137 @@
+"""Request and response models of the HTTP API: the contract the OpenAPI document publishes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from engagement.domain.events import EventIn
+from engagement.domain.ingestion import IngestOutcome
+from engagement.domain.maintenance import SCORE_DECIMALS
+from engagement.domain.queries import ScoredEngagement, UserStats
+from engagement.domain.timefmt import from_ms
+
+MAX_EVENTS_PER_REQUEST = 100
+
+
+class IngestRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[EventIn] = Field(min_length=1, max_length=MAX_EVENTS_PER_REQUEST)
+
+
+class EventStatus(BaseModel):
+    index: int
+    event_id: str
+    status: Literal["accepted", "duplicate"] = Field(
+        description="accepted: stored now; duplicate: an event with this id was already stored"
+    )
+
+
+class IngestResponse(BaseModel):
+    accepted: int
+    duplicates: int
+    results: list[EventStatus]
+
+    @classmethod
+    def of(cls, outcomes: list[IngestOutcome]) -> IngestResponse:
+        accepted = sum(1 for o in outcomes if o.status == "accepted")
+        return cls(
+            accepted=accepted,
+            duplicates=len(outcomes) - accepted,
+            results=[EventStatus(index=o.index, event_id=o.event_id, status=o.status) for o in outcomes],
+        )
+
+
+def _round(score: float) -> float:
+    return round(score, SCORE_DECIMALS)
+
+
+class EngagementSummary(BaseModel):
+    item_id: str
+    score: float
+    interaction_count: int
+    last_interaction: AwareDatetime
+
+    @classmethod
+    def of(cls, scored: ScoredEngagement) -> EngagementSummary:
+        return cls(
+            item_id=scored.item_id,
+            score=_round(scored.score.score),
+            interaction_count=scored.aggregate.interaction_count,
+            last_interaction=from_ms(scored.aggregate.last_ms),
+        )
+
+
+class EngagementList(BaseModel):
+    user_id: str
+    as_of: AwareDatetime
+    profile: str
+    engagements: list[EngagementSummary]
+
+
+class ScoreComponents(BaseModel):
+    frequency: float = Field(description="min(1, 0.2 * interaction_count)")
+    recency: float = Field(description="exp(-0.05 * days since the last interaction)")
+    idle_factor: float = Field(description="0.9 ** whole days idle beyond 30 (1 before that)")
+
+
+class EngagementDetail(BaseModel):
+    user_id: str
+    item_id: str
+    as_of: AwareDatetime
+    profile: str
+    score: float = Field(description="(0.4 * frequency + 0.6 * recency) * idle_factor")
+    components: ScoreComponents
+    interaction_count: int
+    counts: dict[str, int] = Field(description="Interactions by event type")
+    first_interaction: AwareDatetime
+    last_interaction: AwareDatetime
+    days_since_last_interaction: float
+
+    @classmethod
+    def of(cls, user_id: str, as_of: datetime, profile: str, scored: ScoredEngagement) -> EngagementDetail:
+        aggregate, score = scored.aggregate, scored.score
+        return cls(
+            user_id=user_id,
+            item_id=scored.item_id,
+            as_of=as_of,
+            profile=profile,
+            score=_round(score.score),
+            components=ScoreComponents(
+                frequency=_round(score.frequency),
+                recency=_round(score.recency),
+                idle_factor=_round(score.idle_factor),
+            ),
+            interaction_count=aggregate.interaction_count,
+            counts={t.value: n for t, n in sorted(aggregate.counts.items())},
+            first_interaction=from_ms(aggregate.first_ms),
+            last_interaction=from_ms(aggregate.last_ms),
+            days_since_last_interaction=round(score.days_since_last_interaction, 4),
+        )
+
+
+class UserStatsResponse(BaseModel):
+    user_id: str
+    as_of: AwareDatetime
+    total_interactions: int = Field(description="Every interaction ever recorded for the user")
+    unique_items: int = Field(description="Items the user is currently engaged with")
+    avg_interactions_per_item: float
+    most_engaged_items: list[EngagementSummary]
+    first_interaction: AwareDatetime
+    last_interaction: AwareDatetime
+
+    @classmethod
+    def of(cls, user_id: str, as_of: datetime, stats: UserStats) -> UserStatsResponse:
+        return cls(
+            user_id=user_id,
+            as_of=as_of,
+            total_interactions=stats.total_interactions,
+            unique_items=stats.unique_items,
+            avg_interactions_per_item=round(stats.avg_interactions_per_item, 4),
+            most_engaged_items=[EngagementSummary.of(s) for s in stats.most_engaged_items],
+            first_interaction=from_ms(stats.first_interaction_ms),
+            last_interaction=from_ms(stats.last_interaction_ms),
+        )

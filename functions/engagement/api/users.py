@@ -1,0 +1,86 @@
+"""GET /v1/users/...: scores of one user, evaluated at request time or at ``as_of``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from urllib.parse import unquote
+
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from pydantic import AwareDatetime, BeforeValidator
+
+from engagement import deps
+from engagement.api import openapi
+from engagement.api.models import EngagementDetail, EngagementList, EngagementSummary, UserStatsResponse
+from engagement.api.resolver import resolver_for
+from engagement.domain import clock
+from engagement.domain.linear import LINEAR
+from engagement.domain.queries import engagement, ranked_engagements, user_stats
+from engagement.domain.timefmt import parse_rfc3339
+
+
+def _instant(value: object) -> object:
+    return parse_rfc3339(value) if isinstance(value, str) else value
+
+
+AsOf = Annotated[
+    AwareDatetime | None,
+    BeforeValidator(_instant),
+    Query(description="Evaluate the score at this RFC 3339 instant instead of now"),
+]
+Limit = Annotated[int, Query(ge=1, le=100, description="How many items, highest score first")]
+
+
+def _at(as_of: datetime | None) -> datetime:
+    return clock.now() if as_of is None else as_of
+
+
+def list_engagements(user_id: str, limit: Limit = 10, as_of: AsOf = None) -> EngagementList:
+    """The items a user engages with most
+
+    Every (user, item) engagement of the user, scored at `as_of` (default: now) and ordered by
+    score, highest first. An unknown user has an empty list.
+    """
+    user_id, at = unquote(user_id), _at(as_of)
+    ranked = ranked_engagements(deps.store(), user_id, at, limit)
+    return EngagementList(
+        user_id=user_id,
+        as_of=at,
+        profile=LINEAR.name,
+        engagements=[EngagementSummary.of(scored) for scored in ranked],
+    )
+
+
+def get_engagement(user_id: str, item_id: str, as_of: AsOf = None) -> EngagementDetail:
+    """One engagement with its score components
+
+    The score, its components, counts by event type and the first and last interaction.
+    404 when the user never engaged with the item.
+    """
+    user_id, item_id, at = unquote(user_id), unquote(item_id), _at(as_of)
+    scored = engagement(deps.store(), user_id, item_id, at)
+    if scored is None:
+        raise NotFoundError(f"user {user_id} has no engagement with item {item_id}")
+    return EngagementDetail.of(user_id, at, LINEAR.name, scored)
+
+
+def get_stats(user_id: str, as_of: AsOf = None) -> UserStatsResponse:
+    """A user's engagement statistics
+
+    Lifetime interaction totals, the items currently engaged with, and the five most engaged.
+    404 when nothing was ever recorded for the user.
+    """
+    user_id, at = unquote(user_id), _at(as_of)
+    stats = user_stats(deps.store(), user_id, at)
+    if stats is None:
+        raise NotFoundError(f"no engagement recorded for user {user_id}")
+    return UserStatsResponse.of(user_id, at, stats)
+
+
+def get_openapi() -> dict[str, Any]:
+    """The OpenAPI document of the whole API"""
+    return openapi.document()
+
+
+app = resolver_for("query", list_engagements, get_engagement, get_stats, get_openapi)

@@ -1,0 +1,111 @@
+"""Aggregates: what the scorer maintains per (user, item) and per user, and how a batch folds in.
+
+Every field is commutative (counts, sums, min, max), so the order in which events arrive does
+not matter; only applying an event twice would, and the store filters duplicates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from engagement.domain.events import EventType
+
+
+@dataclass(frozen=True)
+class AggregateKey:
+    """``item_id`` None means the per-user aggregate."""
+
+    user_id: str
+    item_id: str | None = None
+
+    @property
+    def is_pair(self) -> bool:
+        return self.item_id is not None
+
+
+@dataclass(frozen=True)
+class ObservedEvent:
+    """An event as the scorer sees it on the stream.
+
+    ``recorded_s`` is the stream record's creation time (epoch seconds). Lambda measures a
+    record's age from it, so it bounds how long a redelivery can arrive after the first one.
+    """
+
+    event_id: str
+    user_id: str
+    item_id: str
+    type: EventType
+    occurred_ms: int
+    value: Decimal | None
+    recorded_s: int
+
+
+@dataclass(frozen=True)
+class AggregateDelta:
+    """The contribution of some events to one aggregate."""
+
+    key: AggregateKey
+    events: tuple[ObservedEvent, ...]
+
+    @property
+    def counts(self) -> dict[EventType, int]:
+        counts: dict[EventType, int] = {}
+        for event in self.events:
+            counts[event.type] = counts.get(event.type, 0) + 1
+        return counts
+
+    @property
+    def value_sum(self) -> Decimal:
+        return sum((e.value for e in self.events if e.value is not None), Decimal(0))
+
+    @property
+    def first_ms(self) -> int:
+        return min(e.occurred_ms for e in self.events)
+
+    @property
+    def last_ms(self) -> int:
+        return max(e.occurred_ms for e in self.events)
+
+    def without(self, event_ids: set[str]) -> AggregateDelta:
+        return AggregateDelta(self.key, tuple(e for e in self.events if e.event_id not in event_ids))
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """The stored state of one aggregate, as read back for scoring."""
+
+    key: AggregateKey
+    counts: dict[EventType, int]
+    value_sum: Decimal
+    first_ms: int
+    last_ms: int
+    materialized_score: float | None = None
+    materialized_at_ms: int | None = None
+
+    @property
+    def interaction_count(self) -> int:
+        return sum(self.counts.values())
+
+
+def plan_batch(events: Iterable[ObservedEvent]) -> list[AggregateDelta]:
+    """Fold a batch into one delta per aggregate touched: one write each, not one per event.
+
+    Pair deltas come first, then user deltas, each in first-seen order, so a run is
+    deterministic. An event id seen twice in one batch counts once.
+    """
+    pairs: dict[AggregateKey, list[ObservedEvent]] = {}
+    users: dict[AggregateKey, list[ObservedEvent]] = {}
+    seen: set[str] = set()
+    for event in events:
+        if event.event_id in seen:
+            continue
+        seen.add(event.event_id)
+        pairs.setdefault(AggregateKey(event.user_id, event.item_id), []).append(event)
+        users.setdefault(AggregateKey(event.user_id), []).append(event)
+    return [AggregateDelta(key, tuple(group)) for key, group in (*pairs.items(), *users.items())]
+
+
+def event_ids(deltas: Sequence[AggregateDelta]) -> set[str]:
+    return {e.event_id for d in deltas for e in d.events}

@@ -1,0 +1,164 @@
+"""The engagement event: one model for chat and SMS engagement.
+
+``EventIn`` is what a client may send; ``EngagementEvent`` is what is stored, with its
+``event_id`` always set. An absent ``event_id`` is derived from the event's content, so an
+exact resend maps to the same id and the conditional write turns it into a duplicate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any, Self
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from engagement.domain.errors import FieldProblem
+from engagement.domain.timefmt import rfc3339
+
+
+class EventType(StrEnum):
+    # chat engagement (Telegram)
+    QUERY = "query"
+    VIEW = "view"
+    MENTION = "mention"
+    # SMS engagement
+    DELIVERED = "delivered"
+    OPENED = "opened"
+    CLICKED = "clicked"
+    RESPONDED = "responded"
+    CONVERTED = "converted"
+    OPTED_OUT = "opted_out"
+    BOUNCED = "bounced"
+
+
+CONTEXT_MAX_CHARS = 200
+METADATA_MAX_BYTES = 2048
+MAX_VALUE = Decimal(10) ** 12
+FUTURE_TOLERANCE = timedelta(minutes=5)
+
+# Identifiers end up in DynamoDB keys and in URL paths, so whitespace, control characters and
+# "/" (which would split a path segment) are refused rather than escaped.
+Identifier = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=128, pattern=r"^[^\s/\x00-\x1f\x7f]+$"),
+]
+EventId = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[!-~]+$")]
+Source = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_.-]*$")]
+
+
+class _EventFields(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    user_id: Identifier = Field(description="Who: a Telegram user id, or a phone number in E.164")
+    item_id: Identifier = Field(description="What: an issue key such as AI-1799, or a campaign id")
+    type: EventType
+    occurred_at: AwareDatetime = Field(description="RFC 3339 with an offset; stored in UTC")
+    value: Annotated[Decimal, Field(ge=0, le=MAX_VALUE, allow_inf_nan=False)] | None = Field(
+        default=None, description="Money, only for converted events"
+    )
+    context: str | None = Field(
+        default=None, description=f"Free text, truncated to {CONTEXT_MAX_CHARS} characters"
+    )
+    source: Source = "api"
+    metadata: dict[str, JsonValue] | None = Field(
+        default=None, description=f"Small JSON object, at most {METADATA_MAX_BYTES} bytes serialized"
+    )
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _to_utc(cls, value: datetime) -> datetime:
+        return value.astimezone(UTC)
+
+    @field_validator("context")
+    @classmethod
+    def _truncate(cls, value: str | None) -> str | None:
+        return None if value is None else value[:CONTEXT_MAX_CHARS]
+
+    @field_validator("metadata")
+    @classmethod
+    def _small(cls, value: dict[str, JsonValue] | None) -> dict[str, JsonValue] | None:
+        if value is not None and len(_canonical_json(value).encode()) > METADATA_MAX_BYTES:
+            raise ValueError(f"metadata must serialize to at most {METADATA_MAX_BYTES} bytes")
+        return value
+
+    @model_validator(mode="after")
+    def _value_only_for_conversions(self) -> Self:
+        if self.value is not None and self.type is not EventType.CONVERTED:
+            raise ValueError("value is only allowed on converted events")
+        return self
+
+
+class EventIn(_EventFields):
+    """An event as a client sends it; ``event_id`` is optional."""
+
+    event_id: EventId | None = Field(
+        default=None,
+        description="Stable id; when absent it is derived from the content, so a resend is a duplicate",
+    )
+
+    def resolve(self) -> EngagementEvent:
+        fields = self.model_dump(exclude={"event_id"})
+        event_id = self.event_id or derive_event_id(self)
+        return EngagementEvent.model_construct(event_id=event_id, **fields)
+
+
+class EngagementEvent(_EventFields):
+    """A validated event with its id: the unit stored in the event log."""
+
+    event_id: EventId
+
+
+def derive_event_id(event: _EventFields) -> str:
+    """A content hash: equal content gives an equal id; any difference gives another id."""
+    content = {
+        "user_id": event.user_id,
+        "item_id": event.item_id,
+        "type": event.type.value,
+        "occurred_at": rfc3339(event.occurred_at),
+        "value": None if event.value is None else _decimal_text(event.value),
+        "context": event.context,
+        "source": event.source,
+        "metadata": event.metadata,
+    }
+    digest = hashlib.sha256(_canonical_json(content).encode()).hexdigest()
+    return f"ev_{digest[:32]}"
+
+
+def stable_id(namespace: str, *parts: str | int) -> str:
+    """An id derived from a provider's own identifiers (update id, message id, status)."""
+    digest = hashlib.sha256("\x1f".join([namespace, *map(str, parts)]).encode()).hexdigest()
+    return f"{namespace}_{digest[:32]}"
+
+
+def future_problems(events: list[EngagementEvent], now: datetime) -> list[FieldProblem]:
+    """Events more than five minutes ahead of ``now`` are clock errors, not engagement."""
+    limit = now + FUTURE_TOLERANCE
+    return [
+        FieldProblem(
+            field=f"events[{index}].occurred_at",
+            message=f"is more than 5 minutes in the future (now is {rfc3339(now)})",
+        )
+        for index, event in enumerate(events)
+        if event.occurred_at > limit
+    ]
+
+
+def _decimal_text(value: Decimal) -> str:
+    return format(value.normalize(), "f")
+
+
+def _canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)

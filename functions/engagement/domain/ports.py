@@ -1,0 +1,41 @@
+"""What the domain needs from storage. The DynamoDB adapter implements it; the domain never
+imports the adapter, so it stays pure and testable without a client."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Protocol
+
+from engagement.domain.aggregates import Aggregate, AggregateDelta, AggregateKey
+from engagement.domain.events import EngagementEvent
+
+
+class AppliedDelta(Protocol):
+    @property
+    def applied(self) -> int: ...
+    @property
+    def duplicates(self) -> int: ...
+
+
+class EventLog(Protocol):
+    def put_event(self, event: EngagementEvent, *, received_at: datetime) -> bool:
+        """True when stored, False when an event with the same id was already stored."""
+        ...
+
+
+class AggregateWriter(Protocol):
+    def apply(self, delta: AggregateDelta) -> AppliedDelta:
+        """Apply a delta exactly once; raises ``StoreError`` when it could not."""
+        ...
+
+
+class AggregateReader(Protocol):
+    def get_aggregate(self, key: AggregateKey) -> Aggregate | None: ...
+    def list_pairs(self, user_id: str) -> list[Aggregate]: ...
+
+
+class AggregateMaintainer(Protocol):
+    def scan_pairs(self) -> Iterator[tuple[Aggregate, int]]: ...
+    def record_score(self, key: AggregateKey, *, score: float, at: datetime) -> bool: ...
+    def delete_aggregate(self, key: AggregateKey, *, version: int) -> bool: ...

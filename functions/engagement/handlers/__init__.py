@@ -1,0 +1,1 @@
+"""Lambda entry points: one thin module per function in the topology."""

@@ -1,0 +1,30 @@
+"""Lambda entry point: the daily decay run, materializing scores at the scheduled instant."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from engagement import deps
+from engagement.domain.maintenance import materialize_scores
+from engagement.domain.timefmt import rfc3339
+from engagement.handlers._schedule import scheduled_instant
+from engagement.observability import logger, metrics, tracer
+
+deps.store()
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    run_at = scheduled_instant(event)
+    report = materialize_scores(deps.store(), run_at)
+    metrics.add_metric(name="DecayExamined", unit=MetricUnit.Count, value=report.examined)
+    metrics.add_metric(name="DecayWritten", unit=MetricUnit.Count, value=report.written)
+    summary = {"run_at": rfc3339(run_at), **asdict(report)}
+    logger.info("decay run", extra=summary)
+    return summary

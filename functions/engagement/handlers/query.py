@@ -1,0 +1,21 @@
+"""Lambda entry point: GET /v1/users/... and the OpenAPI document."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from engagement import deps
+from engagement.api.http import serve
+from engagement.api.users import app
+from engagement.observability import logger, tracer
+
+deps.store()  # build the DynamoDB client during init, not on the first request
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return serve(app, event, context)

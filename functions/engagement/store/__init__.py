@@ -1,0 +1,1 @@
+"""The DynamoDB adapter and the item layouts it reads and writes."""

@@ -1,0 +1,110 @@
+"""Item layouts of both tables, and the conversions between items and domain objects.
+
+Pure: works on plain Python values (the shapes boto3's TypeDeserializer and Powertools'
+stream data classes produce), so the scorer can decode stream images without a client.
+
+events table (stream on, TTL ``expires_at``)
+    pk = "E#<event_id>"      one item per event; the conditional put makes event ids unique
+
+aggregates table (no stream, so the scorer's own writes can never retrigger it)
+    pk = "U#<user_id>"  sk = "I#<item_id>"   per (user, item) aggregate
+    pk = "U#<user_id>"  sk = "#USER"         per-user aggregate
+    c_<type>        count per event type
+    vsum            sum of conversion values
+    first_ms        earliest occurred_at (epoch ms)
+    last_ms         latest occurred_at (epoch ms)
+    ver             bumped by every write; guards the read-modify-write fallback
+    seen0..seen3    dedupe tokens of recently applied events (see ``store.dedupe``)
+    score, score_at_ms   materialized by the decay job, never read by the API
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from engagement.domain.aggregates import Aggregate, AggregateKey, ObservedEvent
+from engagement.domain.events import EngagementEvent, EventType
+from engagement.domain.timefmt import rfc3339, to_ms
+
+USER_SK = "#USER"
+PAIR_SK_PREFIX = "I#"
+COUNT_PREFIX = "c_"
+
+# Attributes a read needs; the dedupe sets can be large and are never projected.
+AGGREGATE_PROJECTION = ["pk", "sk", "first_ms", "last_ms", "vsum", "score", "score_at_ms"] + [
+    f"{COUNT_PREFIX}{t.value}" for t in EventType
+]
+
+
+def event_pk(event_id: str) -> str:
+    return f"E#{event_id}"
+
+
+def aggregate_key_attrs(key: AggregateKey) -> dict[str, str]:
+    sk = USER_SK if key.item_id is None else f"{PAIR_SK_PREFIX}{key.item_id}"
+    return {"pk": f"U#{key.user_id}", "sk": sk}
+
+
+def event_item(event: EngagementEvent, *, received_at: datetime, expires_at_s: int) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "pk": event_pk(event.event_id),
+        "event_id": event.event_id,
+        "user_id": event.user_id,
+        "item_id": event.item_id,
+        "type": event.type.value,
+        "occurred_at": rfc3339(event.occurred_at),
+        "occurred_ms": to_ms(event.occurred_at),
+        "source": event.source,
+        "received_at": rfc3339(received_at),
+        "expires_at": expires_at_s,
+    }
+    if event.value is not None:
+        item["value"] = event.value
+    if event.context is not None:
+        item["context"] = event.context
+    if event.metadata is not None:
+        # Stored as JSON text: exact round trip, and DynamoDB never sees a float.
+        item["metadata"] = json.dumps(event.metadata, separators=(",", ":"), ensure_ascii=False)
+    return item
+
+
+def observed_event(image: Mapping[str, Any], recorded_s: int) -> ObservedEvent:
+    """Decode an events-table stream image. Raises ``ValueError`` on a malformed image."""
+    try:
+        value = image.get("value")
+        return ObservedEvent(
+            event_id=str(image["event_id"]),
+            user_id=str(image["user_id"]),
+            item_id=str(image["item_id"]),
+            type=EventType(image["type"]),
+            occurred_ms=int(image["occurred_ms"]),
+            value=None if value is None else Decimal(value),
+            recorded_s=recorded_s,
+        )
+    except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+        raise ValueError(f"malformed event image: {exc!r}") from exc
+
+
+def aggregate_from_item(item: Mapping[str, Any]) -> Aggregate:
+    pk, sk = str(item["pk"]), str(item["sk"])
+    item_id = None if sk == USER_SK else sk.removeprefix(PAIR_SK_PREFIX)
+    counts = {
+        t: int(item[f"{COUNT_PREFIX}{t.value}"])
+        for t in EventType
+        if int(item.get(f"{COUNT_PREFIX}{t.value}", 0)) > 0
+    }
+    score = item.get("score")
+    score_at = item.get("score_at_ms")
+    return Aggregate(
+        key=AggregateKey(user_id=pk.removeprefix("U#"), item_id=item_id),
+        counts=counts,
+        value_sum=Decimal(item.get("vsum", 0)),
+        first_ms=int(item["first_ms"]),
+        last_ms=int(item["last_ms"]),
+        materialized_score=None if score is None else float(score),
+        materialized_at_ms=None if score_at is None else int(score_at),
+    )

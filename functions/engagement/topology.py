@@ -1,0 +1,262 @@
+"""The single declaration of the system: tables, functions, routes, the stream mapping, schedules.
+
+Design decision 1: the CDK app builds the cloud stack from this module and the local runner
+builds the local system from it; a test holds the synthesized template against it. Nothing
+about routes, mappings or schedules is written anywhere else.
+
+This module is plain data on purpose. It must not import ``aws_cdk`` (jsii needs Node) or
+boto3, so handlers, the runner and tests can all import it for free.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Literal, TypeVar
+
+_T = TypeVar("_T")
+
+
+class Access(StrEnum):
+    """What a function may do with a table; the CDK stack turns this into IAM grants."""
+
+    READ = "read"
+    WRITE = "write"
+    READ_WRITE = "read_write"
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A DynamoDB table: keys are strings, billing is on demand."""
+
+    key: str
+    partition_key: str
+    sort_key: str | None
+    env_var: str
+    """Environment variable that carries the physical table name into every function using it."""
+    stream: Literal["NEW_IMAGE", "NEW_AND_OLD_IMAGES", "KEYS_ONLY"] | None = None
+    ttl_attribute: str | None = None
+
+
+@dataclass(frozen=True)
+class SecretSpec:
+    """A secret read at run time: from Secrets Manager in AWS, from an environment variable locally."""
+
+    key: str
+    local_env: str
+    """Variable holding the secret value itself (local runner, tests)."""
+    arn_env: str
+    """Variable holding the Secrets Manager ARN (set by the stack)."""
+    description: str
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    name: str
+    handler: str
+    """Dotted path ``module.attribute`` of the Lambda entry point."""
+    memory_mb: int
+    timeout_s: int
+    description: str
+    tables: dict[str, Access] = field(default_factory=dict)
+    secrets: tuple[str, ...] = ()
+
+    @property
+    def module(self) -> str:
+        return self.handler.rsplit(".", 1)[0]
+
+    @property
+    def attribute(self) -> str:
+        return self.handler.rsplit(".", 1)[1]
+
+
+@dataclass(frozen=True)
+class RouteSpec:
+    """An HTTP API route, payload format 2.0. Path parameters use API Gateway's ``{name}`` syntax."""
+
+    method: Literal["GET", "POST", "PUT", "DELETE", "PATCH"]
+    path: str
+    function: str
+    operation: str
+    """Name of the Python function in the route module that serves it (also the OpenAPI operationId)."""
+    tag: str
+    status: int = 200
+    """Status of a successful answer."""
+    public: bool = False
+    """Public routes skip the bearer-key check (the OpenAPI document, signed webhooks)."""
+
+    @property
+    def route_key(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+@dataclass(frozen=True)
+class StreamMappingSpec:
+    """A DynamoDB stream event source mapping, with every knob Lambda offers set explicitly.
+
+    Defaults AWS would otherwise apply are dangerous (infinite retries and record age let one
+    poison record stall a shard for a day), so none is left implicit.
+    """
+
+    table: str
+    function: str
+    batch_size: int
+    max_batching_window_s: int
+    starting_position: Literal["TRIM_HORIZON", "LATEST"]
+    retry_attempts: int
+    bisect_batch_on_error: bool
+    max_record_age_s: int
+    report_batch_item_failures: bool
+    event_names: tuple[Literal["INSERT", "MODIFY", "REMOVE"], ...]
+    """Records whose ``eventName`` is not listed are filtered out before batching."""
+    on_failure: Literal["queue"] = "queue"
+    """Batches that exhaust retries or age go to the failure queue (metadata only, as Lambda does)."""
+
+
+@dataclass(frozen=True)
+class ScheduleSpec:
+    """An EventBridge scheduled rule. Expressions use AWS syntax and are evaluated in UTC."""
+
+    name: str
+    expression: str
+    function: str
+    description: str
+
+
+@dataclass(frozen=True)
+class Topology:
+    tables: tuple[TableSpec, ...]
+    secrets: tuple[SecretSpec, ...]
+    functions: tuple[FunctionSpec, ...]
+    routes: tuple[RouteSpec, ...]
+    stream_mappings: tuple[StreamMappingSpec, ...]
+    schedules: tuple[ScheduleSpec, ...]
+
+    def table(self, key: str) -> TableSpec:
+        return _one(self.tables, key, lambda t: t.key)
+
+    def secret(self, key: str) -> SecretSpec:
+        return _one(self.secrets, key, lambda s: s.key)
+
+    def function(self, name: str) -> FunctionSpec:
+        return _one(self.functions, name, lambda f: f.name)
+
+    def stream_mapping_for(self, function: str) -> StreamMappingSpec:
+        return _one(self.stream_mappings, function, lambda m: m.function)
+
+
+def _one(items: tuple[_T, ...], wanted: str, name_of: Callable[[_T], str]) -> _T:
+    for item in items:
+        if name_of(item) == wanted:
+            return item
+    raise KeyError(wanted)
+
+
+EVENTS = TableSpec(
+    key="events",
+    partition_key="pk",
+    sort_key=None,
+    env_var="EVENTS_TABLE",
+    stream="NEW_IMAGE",
+    ttl_attribute="expires_at",
+)
+AGGREGATES = TableSpec(
+    key="aggregates",
+    partition_key="pk",
+    sort_key="sk",
+    env_var="AGGREGATES_TABLE",
+)
+
+API_KEYS = SecretSpec(
+    key="api_keys",
+    local_env="ENGAGEMENT_API_KEYS",
+    arn_env="ENGAGEMENT_API_KEYS_SECRET_ARN",
+    description="Comma-separated bearer keys accepted on /v1 routes",
+)
+
+TOPOLOGY = Topology(
+    tables=(EVENTS, AGGREGATES),
+    secrets=(API_KEYS,),
+    functions=(
+        FunctionSpec(
+            name="ingest",
+            handler="engagement.handlers.ingest.handler",
+            memory_mb=512,
+            timeout_s=10,
+            description="POST /v1/events: validate and store engagement events, once each",
+            tables={"events": Access.WRITE},
+            secrets=("api_keys",),
+        ),
+        FunctionSpec(
+            name="query",
+            handler="engagement.handlers.query.handler",
+            memory_mb=512,
+            timeout_s=10,
+            description="GET /v1/users/...: scores evaluated at request time",
+            tables={"aggregates": Access.READ},
+            secrets=("api_keys",),
+        ),
+        FunctionSpec(
+            name="scorer",
+            handler="engagement.handlers.scorer.handler",
+            memory_mb=512,
+            timeout_s=60,
+            description="Event stream -> per-(user, item) and per-user aggregates, exactly-once effect",
+            tables={"aggregates": Access.READ_WRITE},
+        ),
+        FunctionSpec(
+            name="decay",
+            handler="engagement.handlers.decay.handler",
+            memory_mb=512,
+            timeout_s=900,
+            description="Daily: materialize scores at the run's scheduled instant",
+            tables={"aggregates": Access.READ_WRITE},
+        ),
+        FunctionSpec(
+            name="cleanup",
+            handler="engagement.handlers.cleanup.handler",
+            memory_mb=512,
+            timeout_s=900,
+            description="Weekly: delete engagements the score function says are gone",
+            tables={"aggregates": Access.READ_WRITE},
+        ),
+    ),
+    routes=(
+        RouteSpec("POST", "/v1/events", "ingest", "post_events", tag="events", status=202),
+        RouteSpec("GET", "/v1/users/{user_id}/engagements", "query", "list_engagements", tag="scores"),
+        RouteSpec(
+            "GET", "/v1/users/{user_id}/engagements/{item_id}", "query", "get_engagement", tag="scores"
+        ),
+        RouteSpec("GET", "/v1/users/{user_id}/stats", "query", "get_stats", tag="scores"),
+        RouteSpec("GET", "/v1/openapi.json", "query", "get_openapi", tag="meta", public=True),
+    ),
+    stream_mappings=(
+        StreamMappingSpec(
+            table="events",
+            function="scorer",
+            batch_size=100,
+            max_batching_window_s=1,
+            starting_position="TRIM_HORIZON",
+            retry_attempts=5,
+            bisect_batch_on_error=True,
+            max_record_age_s=6 * 3600,
+            report_batch_item_failures=True,
+            event_names=("INSERT",),
+        ),
+    ),
+    schedules=(
+        ScheduleSpec(
+            name="decay",
+            expression="cron(0 0 * * ? *)",
+            function="decay",
+            description="Daily at 00:00 UTC",
+        ),
+        ScheduleSpec(
+            name="cleanup",
+            expression="cron(0 2 ? * SUN *)",
+            function="cleanup",
+            description="Weekly on Sunday at 02:00 UTC",
+        ),
+    ),
+)
