@@ -1,0 +1,1 @@
+"""Benchmarks printing ratios measured side by side (make bench)."""

@@ -1,0 +1,1 @@
+"""The CDK app: builds the cloud stacks from engagement.topology."""

@@ -1,0 +1,1 @@
+"""The local runner: builds the whole system on one machine from engagement.topology."""
