@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any
-from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.params import Query
@@ -42,7 +41,7 @@ def list_engagements(user_id: str, limit: Limit = 10, as_of: AsOf = None) -> Eng
     Every (user, item) engagement of the user, scored at `as_of` (default: now) and ordered by
     score, highest first. An unknown user has an empty list.
     """
-    user_id, at = unquote(user_id), _at(as_of)
+    at = _at(as_of)
     ranked = ranked_engagements(deps.store(), user_id, at, limit)
     return EngagementList(
         user_id=user_id,
@@ -58,7 +57,7 @@ def get_engagement(user_id: str, item_id: str, as_of: AsOf = None) -> Engagement
     The score, its components, counts by event type and the first and last interaction.
     404 when the user never engaged with the item.
     """
-    user_id, item_id, at = unquote(user_id), unquote(item_id), _at(as_of)
+    at = _at(as_of)
     scored = engagement(deps.store(), user_id, item_id, at)
     if scored is None:
         raise NotFoundError(f"user {user_id} has no engagement with item {item_id}")
@@ -71,7 +70,7 @@ def get_stats(user_id: str, as_of: AsOf = None) -> UserStatsResponse:
     Lifetime interaction totals, the items currently engaged with, and the five most engaged.
     404 when nothing was ever recorded for the user.
     """
-    user_id, at = unquote(user_id), _at(as_of)
+    at = _at(as_of)
     stats = user_stats(deps.store(), user_id, at)
     if stats is None:
         raise NotFoundError(f"no engagement recorded for user {user_id}")

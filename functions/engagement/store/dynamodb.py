@@ -204,7 +204,8 @@ class DynamoStore:
         for slot, tokens in sorted(tokens_by_slot.items()):
             attr = expr.name(self._ring.attribute(slot))
             adds.append(f"{attr} {expr.value(tokens)}")
-            unseen.extend(f"NOT contains({attr}, {expr.value(token)})" for token in sorted(tokens))
+            if exact is None:  # after a read, the version check already excludes seen events
+                unseen.extend(f"NOT contains({attr}, {expr.value(token)})" for token in sorted(tokens))
 
         first, last = expr.name("first_ms"), expr.name("last_ms")
         sets = [f"{expr.name('uid')} = {expr.value(delta.key.user_id)}"]

@@ -1,0 +1,111 @@
+"""The service stack: functions, the HTTP API, the stream mapping and the schedules.
+
+Stateless: everything here can be destroyed and redeployed without losing data. It is built from
+``engagement.topology`` alone plus the stateful resources it is handed, so a route, mapping
+knob or schedule exists in the template only because the topology declares it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import CfnOutput, Duration, Environment, Stack
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as event_sources
+from constructs import Construct
+
+from engagement.topology import ScheduleSpec, StreamMappingSpec, Topology
+from infra.cloud.config import StageConfig
+from infra.cloud.functions import build_function, function_code, powertools_layer
+from infra.cloud.http_api import EngagementHttpApi
+from infra.cloud.monitoring import ServiceAlarms
+from infra.cloud.naming import pascal
+from infra.cloud.stateful import StatefulResources
+
+# Delivery knobs of the schedule targets (how EventBridge hands a run to Lambda), not of the
+# system's shape, so they live here. The jobs are idempotent per scheduled instant, so a retry
+# is safe; a run that could not start within the hour is left to the next one.
+SCHEDULE_RETRY_ATTEMPTS = 2
+SCHEDULE_MAX_EVENT_AGE = Duration.hours(1)
+
+
+class ServiceStack(Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        stage: StageConfig,
+        topology: Topology,
+        data: StatefulResources,
+        functions_dir: Path,
+        env: Environment | None = None,
+    ) -> None:
+        super().__init__(
+            scope,
+            construct_id,
+            env=env,
+            description=f"Engagement scoring ({stage.name}): functions, HTTP API, stream, schedules",
+        )
+        code = function_code(functions_dir)
+        layer = powertools_layer(self)
+        self.functions: dict[str, lambda_.Function] = {
+            spec.name: build_function(
+                self, spec, topology=topology, data=data, code=code, layers=[layer], stage=stage
+            )
+            for spec in topology.functions
+        }
+
+        self.http_api = EngagementHttpApi(
+            self, "HttpApi", routes=topology.routes, functions=self.functions, stage=stage
+        )
+        CfnOutput(self, "ApiUrl", value=self.http_api.url, description="Base URL of the HTTP API")
+
+        for mapping in topology.stream_mappings:
+            self._add_stream_mapping(mapping, data)
+        self.rules = {spec.name: self._add_schedule(spec) for spec in topology.schedules}
+
+        self.alarms = ServiceAlarms(
+            self,
+            "Alarms",
+            stage=stage,
+            functions=self.functions,
+            stream_consumers=[mapping.function for mapping in topology.stream_mappings],
+            failure_queues=data.failure_queues,
+            api=self.http_api.api,
+        )
+
+    def _add_stream_mapping(self, spec: StreamMappingSpec, data: StatefulResources) -> None:
+        # The key is the record's own field name, verbatim: CDK does not translate it, and a
+        # snake_case "event_name" would silently match nothing. ``or_`` of one name is ["INSERT"].
+        event_filter = lambda_.FilterCriteria.filter({"eventName": lambda_.FilterRule.or_(*spec.event_names)})
+        source = event_sources.DynamoEventSource(
+            data.tables[spec.table],
+            starting_position=lambda_.StartingPosition[spec.starting_position],
+            batch_size=spec.batch_size,
+            max_batching_window=Duration.seconds(spec.max_batching_window_s),
+            retry_attempts=spec.retry_attempts,
+            bisect_batch_on_error=spec.bisect_batch_on_error,
+            max_record_age=Duration.seconds(spec.max_record_age_s),
+            report_batch_item_failures=spec.report_batch_item_failures,
+            on_failure=event_sources.SqsDlq(data.failure_queues[spec.function]),
+            filters=[event_filter],
+        )
+        self.functions[spec.function].add_event_source(source)
+
+    def _add_schedule(self, spec: ScheduleSpec) -> events.Rule:
+        return events.Rule(
+            self,
+            f"{pascal(spec.name)}Schedule",
+            description=spec.description,
+            schedule=events.Schedule.expression(spec.expression),
+            targets=[
+                targets.LambdaFunction(
+                    self.functions[spec.function],
+                    retry_attempts=SCHEDULE_RETRY_ATTEMPTS,
+                    max_event_age=SCHEDULE_MAX_EVENT_AGE,
+                )
+            ],
+        )

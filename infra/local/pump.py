@@ -1,0 +1,295 @@
+"""Deliver a DynamoDB stream to its function with Lambda's event source mapping semantics.
+
+What Lambda does, and so what this does, per shard and in order (Lambda DG "Using AWS Lambda
+with Amazon DynamoDB", "services-ddb-batchfailurereporting"):
+
+* filter records by ``eventName`` before batching; a filtered record is gone for this consumer;
+* invoke when ``batch_size`` records wait or the batching window has passed since the first;
+* success (or any response when partial responses are off): checkpoint after the batch;
+* a partial response: checkpoint at the lowest failed sequence number and redeliver from it,
+  including later records that succeeded; an empty or unknown ``itemIdentifier`` fails the
+  whole batch;
+* a function error with bisect on: split the batch in two and retry the halves separately,
+  without consuming retry attempts;
+* otherwise count a retry; past ``retry_attempts`` retries, or once the head record is older
+  than ``max_record_age_s``, discard the batch and send its metadata (never the records) to the
+  on-failure destination, then move on, so one poison record cannot stall the shard forever.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from engagement.domain.clock import Clock
+from engagement.domain.timefmt import rfc3339
+from engagement.topology import StreamMappingSpec
+from infra.local.lambdas import LocalFunction
+from infra.local.stream_records import LambdaRecord, StreamReader, sequence_of
+
+FailureCondition = Literal["RetryAttemptsExhausted", "RecordAgeExceeded"]
+
+
+class FailureStore:
+    """The local on-failure destination: what Lambda would send to the SQS queue."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._messages: list[dict[str, Any]] = []
+
+    def add(self, message: dict[str, Any]) -> None:
+        with self._lock:
+            self._messages.append(message)
+
+    def messages(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._messages)
+
+
+@dataclass
+class _Outcome:
+    kind: Literal["ok", "partial", "error"]
+    failed_sequence: int | None = None
+    error: str | None = None
+
+
+@dataclass
+class _ShardState:
+    pending: list[LambdaRecord] = field(default_factory=list)
+    waiting_since: float | None = None
+    """Monotonic time the oldest undelivered record arrived (the batching window starts then)."""
+    retries: int = 0
+    retries_head: int | None = None
+    planned_sizes: list[int] = field(default_factory=list)
+    """Batch sizes imposed by bisection, consumed front to back."""
+
+
+class StreamPump:
+    def __init__(
+        self,
+        mapping: StreamMappingSpec,
+        *,
+        reader: StreamReader,
+        function: LocalFunction,
+        clock: Clock,
+        failures: FailureStore,
+        log: Callable[[str], None],
+    ) -> None:
+        self.mapping = mapping
+        self.reader = reader
+        self.function = function
+        self.clock = clock
+        self.failures = failures
+        self.log = log
+        self._shards: dict[str, _ShardState] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._name = f"stream {mapping.table} -> {mapping.function}"
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self, poll_interval_s: float = 0.1) -> None:
+        def loop() -> None:
+            while not self._stop.is_set():
+                try:
+                    worked = self.step()
+                except Exception as exc:
+                    self.log(f"stream pump error: {exc!r}")
+                    worked = False
+                if not worked:
+                    self._stop.wait(poll_interval_s)
+
+        self._thread = threading.Thread(target=loop, name=f"pump-{self.mapping.function}", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=5)
+
+    def drain(self, timeout_s: float = 30.0) -> None:
+        """Deliver everything available now, ignoring the batching window; returns when idle."""
+        deadline = time.monotonic() + timeout_s
+        while self.step(flush=True):
+            if time.monotonic() > deadline:
+                raise TimeoutError("the stream did not settle")
+
+    # ------------------------------------------------------------------ delivery
+
+    def step(self, *, flush: bool = False) -> bool:
+        """Poll once and deliver at most one batch per shard; True when anything happened."""
+        with self._lock:
+            worked = False
+            for shard_id, records in self.reader.poll_shards().items():
+                wanted = [r for r in records if r["eventName"] in self.mapping.event_names]
+                state = self._shards.setdefault(shard_id, _ShardState())
+                if wanted and not state.pending:
+                    state.waiting_since = time.monotonic()
+                state.pending.extend(wanted)
+                worked = worked or bool(records)
+            for shard_id, state in self._shards.items():
+                if state.pending and (flush or self._batch_ready(state)):
+                    self._deliver(shard_id, state)
+                    worked = True
+            return worked
+
+    def _batch_ready(self, state: _ShardState) -> bool:
+        if len(state.pending) >= self.mapping.batch_size or state.planned_sizes:
+            return True
+        waited = time.monotonic() - (state.waiting_since or time.monotonic())
+        return waited >= self.mapping.max_batching_window_s
+
+    def _deliver(self, shard_id: str, state: _ShardState) -> None:
+        self._expire(shard_id, state)
+        if not state.pending:
+            return
+        size = state.planned_sizes[0] if state.planned_sizes else self.mapping.batch_size
+        batch = state.pending[:size]
+        started = time.monotonic()
+        outcome = self._invoke(batch)
+        took_ms = (time.monotonic() - started) * 1000
+        head = sequence_of(batch[0])
+
+        if outcome.kind == "ok":
+            del state.pending[: len(batch)]
+            if state.planned_sizes:
+                state.planned_sizes.pop(0)
+            self._reset(state)
+            self.log(f"{self._name}: {len(batch)} records ok ({took_ms:.0f} ms)")
+        elif outcome.kind == "partial":
+            assert outcome.failed_sequence is not None
+            done = sum(1 for r in batch if sequence_of(r) < outcome.failed_sequence)
+            del state.pending[:done]
+            state.planned_sizes.clear()
+            self._count_retry(state, sequence_of(state.pending[0]))
+            self.log(
+                f"{self._name}: {len(batch)} records, "
+                f"partial failure from {outcome.failed_sequence}; checkpoint after {done} ({took_ms:.0f} ms)"
+            )
+            self._give_up_if_exhausted(shard_id, state, state.pending[: len(batch) - done])
+        else:
+            if self.mapping.bisect_batch_on_error and len(batch) > 1:
+                half = (len(batch) + 1) // 2
+                if state.planned_sizes:
+                    state.planned_sizes.pop(0)
+                state.planned_sizes[:0] = [half, len(batch) - half]
+                self.log(
+                    f"{self._name}: {len(batch)} records failed "
+                    f"({outcome.error}); bisecting into {half} + {len(batch) - half}"
+                )
+                return
+            self._count_retry(state, head)
+            self.log(
+                f"{self._name}: {len(batch)} records failed "
+                f"({outcome.error}); retry {state.retries} of {self.mapping.retry_attempts}"
+            )
+            self._give_up_if_exhausted(shard_id, state, batch)
+
+    def _invoke(self, batch: Sequence[LambdaRecord]) -> _Outcome:
+        try:
+            response = self.function.invoke({"Records": list(batch)})
+        except Exception as exc:
+            return _Outcome("error", error=f"{type(exc).__name__}: {exc}")
+        if not self.mapping.report_batch_item_failures:
+            return _Outcome("ok")  # Lambda ignores the response body without ReportBatchItemFailures
+        return _partial_outcome(response, batch)
+
+    def _count_retry(self, state: _ShardState, head: int) -> None:
+        if state.retries_head != head:
+            state.retries_head, state.retries = head, 0
+        state.retries += 1
+
+    def _reset(self, state: _ShardState) -> None:
+        state.retries, state.retries_head = 0, None
+        state.waiting_since = time.monotonic() if state.pending else None
+
+    def _give_up_if_exhausted(self, shard_id: str, state: _ShardState, batch: Sequence[LambdaRecord]) -> None:
+        if state.retries <= self.mapping.retry_attempts or not batch:
+            return
+        self._discard(shard_id, state, list(batch), "RetryAttemptsExhausted", state.retries + 1)
+
+    def _expire(self, shard_id: str, state: _ShardState) -> None:
+        oldest_allowed = self.clock.now() - timedelta(seconds=self.mapping.max_record_age_s)
+        expired = 0
+        for record in state.pending:
+            created = datetime.fromtimestamp(int(record["dynamodb"]["ApproximateCreationDateTime"]), UTC)
+            if created >= oldest_allowed:
+                break
+            expired += 1
+        if expired:
+            self._discard(shard_id, state, state.pending[:expired], "RecordAgeExceeded", state.retries + 1)
+
+    def _discard(
+        self,
+        shard_id: str,
+        state: _ShardState,
+        batch: list[LambdaRecord],
+        condition: FailureCondition,
+        invocations: int,
+    ) -> None:
+        del state.pending[: len(batch)]
+        state.planned_sizes.clear()
+        self._reset(state)
+        self.failures.add(self._failure_message(shard_id, batch, condition, invocations))
+        self.log(
+            f"{self._name}: {condition}; {len(batch)} records "
+            f"({sequence_of(batch[0])}..{sequence_of(batch[-1])}) sent to the failure store"
+        )
+
+    def _failure_message(
+        self, shard_id: str, batch: list[LambdaRecord], condition: FailureCondition, invocations: int
+    ) -> dict[str, Any]:
+        """The shape Lambda sends to an SQS/SNS on-failure destination: batch metadata only."""
+
+        def arrival(record: LambdaRecord) -> str:
+            created = int(record["dynamodb"]["ApproximateCreationDateTime"])
+            return rfc3339(datetime.fromtimestamp(created, UTC))
+
+        return {
+            "requestContext": {
+                "requestId": str(uuid.uuid4()),
+                "functionArn": self.function.arn,
+                "condition": condition,
+                "approximateInvokeCount": invocations,
+            },
+            "responseContext": {
+                "statusCode": 200,
+                "executedVersion": "$LATEST",
+                "functionError": "Unhandled",
+            },
+            "version": "1.0",
+            "timestamp": rfc3339(self.clock.now()),
+            "DDBStreamBatchInfo": {
+                "shardId": shard_id,
+                "startSequenceNumber": batch[0]["dynamodb"]["SequenceNumber"],
+                "endSequenceNumber": batch[-1]["dynamodb"]["SequenceNumber"],
+                "approximateArrivalOfFirstRecord": arrival(batch[0]),
+                "approximateArrivalOfLastRecord": arrival(batch[-1]),
+                "batchSize": len(batch),
+                "streamArn": self.reader.arn,
+            },
+        }
+
+    def pending(self) -> int:
+        with self._lock:
+            return sum(len(s.pending) for s in self._shards.values())
+
+
+def _partial_outcome(response: Any, batch: Sequence[LambdaRecord]) -> _Outcome:
+    """Read a response the way Lambda does when ReportBatchItemFailures is on."""
+    if not isinstance(response, dict) or not response.get("batchItemFailures"):
+        return _Outcome("ok")  # null/empty response or list: complete success
+    sequences = {sequence_of(r) for r in batch}
+    failed: list[int] = []
+    for failure in response["batchItemFailures"]:
+        identifier = failure.get("itemIdentifier") if isinstance(failure, dict) else None
+        if not isinstance(identifier, str) or not identifier.isdigit() or int(identifier) not in sequences:
+            return _Outcome("error", error=f"invalid itemIdentifier {identifier!r}: whole batch failed")
+        failed.append(int(identifier))
+    return _Outcome("partial", failed_sequence=min(failed))

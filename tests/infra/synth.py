@@ -1,0 +1,33 @@
+"""One synthesized stage: both stacks, their templates, and the stateful stack's exports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import App
+from aws_cdk.assertions import Template
+
+from infra.cloud.app import EngagementStacks, build
+from infra.cloud.config import stage_from_context
+from tests.infra.cfn import Exports
+
+
+@dataclass(frozen=True)
+class Synthesized:
+    stacks: EngagementStacks
+    stateful: Template
+    service: Template
+    exports: Exports
+
+
+def synthesize(outdir: str, context: dict[str, str]) -> Synthesized:
+    # Context as the CLI passes it, so the stage is read the way `cdk synth -c ...` reads it.
+    app = App(outdir=outdir, context=context)
+    stacks = build(app, stage_from_context(app.node))
+    stateful = Template.from_stack(stacks.stateful)
+    return Synthesized(
+        stacks=stacks,
+        stateful=stateful,
+        service=Template.from_stack(stacks.service),
+        exports=Exports(stateful, stacks.stateful.stack_name),
+    )

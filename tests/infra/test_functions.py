@@ -1,0 +1,101 @@
+"""Every function is built as its FunctionSpec says, on the runtime the Powertools layer targets."""
+
+from __future__ import annotations
+
+from importlib.metadata import version
+from typing import Any
+
+import pytest
+
+from engagement.topology import TOPOLOGY, FunctionSpec
+from infra.cloud.app import FUNCTIONS_DIR
+from infra.cloud.functions import POWERTOOLS_ENVIRONMENT, POWERTOOLS_LAYER_PARAMETER, POWERTOOLS_VERSION
+from tests.infra.cfn import local_ref, logical_id
+from tests.infra.synth import Synthesized
+
+SPECS = {spec.name: spec for spec in TOPOLOGY.functions}
+
+
+def _props(dev: Synthesized, spec: FunctionSpec) -> dict[str, Any]:
+    function_id = logical_id(dev.stacks.service.functions[spec.name])
+    resource = dev.service.to_json()["Resources"][function_id]
+    assert resource["Type"] == "AWS::Lambda::Function"
+    props: dict[str, Any] = resource["Properties"]
+    return props
+
+
+def test_one_function_per_spec(dev: Synthesized) -> None:
+    assert len(dev.service.find_resources("AWS::Lambda::Function")) == len(TOPOLOGY.functions)
+
+
+@pytest.mark.parametrize("name", SPECS)
+def test_function_matches_its_spec(dev: Synthesized, name: str) -> None:
+    spec = SPECS[name]
+    props = _props(dev, spec)
+    assert props["Runtime"] == "python3.13"
+    assert props["Architectures"] == ["arm64"]
+    assert props["Handler"] == spec.handler
+    assert props["MemorySize"] == spec.memory_mb
+    assert props["Timeout"] == spec.timeout_s
+    assert props["Description"] == spec.description
+    assert props["TracingConfig"] == {"Mode": "Active"}
+
+
+@pytest.mark.parametrize("name", SPECS)
+def test_function_uses_the_pinned_powertools_layer(dev: Synthesized, name: str) -> None:
+    (layer,) = _props(dev, SPECS[name])["Layers"]
+    parameter = dev.service.to_json()["Parameters"][local_ref(layer).logical_id]
+    assert parameter["Type"] == "AWS::SSM::Parameter::Value<String>"
+    assert parameter["Default"] == POWERTOOLS_LAYER_PARAMETER
+
+
+def test_layer_is_the_powertools_version_the_tests_run() -> None:
+    assert (
+        f"/aws/service/powertools/python/arm64/python3.13/{POWERTOOLS_VERSION}" == POWERTOOLS_LAYER_PARAMETER
+    )
+    assert version("aws-lambda-powertools") == POWERTOOLS_VERSION
+
+
+@pytest.mark.parametrize("name", SPECS)
+def test_handler_module_is_in_the_asset(name: str) -> None:
+    module_path = FUNCTIONS_DIR / (SPECS[name].module.replace(".", "/") + ".py")
+    assert module_path.is_file(), module_path
+
+
+@pytest.mark.parametrize("name", SPECS)
+def test_environment_names_exactly_the_resources_the_function_uses(dev: Synthesized, name: str) -> None:
+    spec = SPECS[name]
+    variables = _props(dev, spec)["Environment"]["Variables"]
+    stateful = dev.stacks.stateful.resources
+    expected_refs = {
+        **{TOPOLOGY.table(key).env_var: logical_id(stateful.tables[key]) for key in spec.tables},
+        **{TOPOLOGY.secret(key).arn_env: logical_id(stateful.secrets[key]) for key in spec.secrets},
+    }
+    assert set(variables) == set(POWERTOOLS_ENVIRONMENT) | set(expected_refs)
+    for variable, value in POWERTOOLS_ENVIRONMENT.items():
+        assert variables[variable] == value
+    for variable, resource_id in expected_refs.items():
+        # A table's Ref is its name and a secret's Ref is its ARN: exactly what the runtime reads.
+        assert dev.exports.ref(variables[variable]).logical_id == resource_id
+        assert dev.exports.ref(variables[variable]).attribute is None
+
+
+@pytest.mark.parametrize("name", SPECS)
+def test_function_logs_to_its_own_group_with_stage_retention(dev: Synthesized, name: str) -> None:
+    log_group_id = local_ref(_props(dev, SPECS[name])["LoggingConfig"]["LogGroup"]).logical_id
+    log_group = dev.service.to_json()["Resources"][log_group_id]
+    assert log_group["Type"] == "AWS::Logs::LogGroup"
+    assert log_group["Properties"]["RetentionInDays"] == 7
+
+
+def test_functions_have_separate_roles(dev: Synthesized) -> None:
+    roles = [local_ref(_props(dev, spec)["Role"]).logical_id for spec in TOPOLOGY.functions]
+    assert len(set(roles)) == len(roles)
+
+
+def test_prod_keeps_logs_longer(prod: Synthesized) -> None:
+    retentions = {
+        group["Properties"]["RetentionInDays"]
+        for group in prod.service.find_resources("AWS::Logs::LogGroup").values()
+    }
+    assert retentions == {90}

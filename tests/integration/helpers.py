@@ -1,0 +1,73 @@
+"""Helpers shared by integration tests: real events in, real stream records out."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+
+from engagement.domain.events import EngagementEvent, EventIn, EventType
+from engagement.store.dynamodb import DynamoStore
+from infra.local.stream_records import LambdaRecord, StreamReader, sequence_of, stream_arn
+
+START = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def make_events(count: int, *, seed: int = 7, users: int = 4, items: int = 6) -> list[EngagementEvent]:
+    """Events over a few users and items with skewed popularity and some out-of-order times."""
+    rng = random.Random(seed)
+    kinds = [EventType.QUERY, EventType.MENTION, EventType.VIEW, EventType.CLICKED, EventType.CONVERTED]
+    events = []
+    for n in range(count):
+        kind = rng.choice(kinds)
+        occurred = START + timedelta(minutes=10 * n + rng.randint(-45, 45))
+        events.append(
+            EventIn(
+                event_id=f"ev-{seed}-{n}",
+                user_id=f"user-{min(int(rng.paretovariate(1.2)), users)}",
+                item_id=f"ITEM-{min(int(rng.paretovariate(1.0)), items)}",
+                type=kind,
+                occurred_at=occurred,
+                value=rng.choice([None, 5, 12.5]) if kind is EventType.CONVERTED else None,
+            ).resolve()
+        )
+    return events
+
+
+def store_events(store: DynamoStore, events: list[EngagementEvent]) -> None:
+    for event in events:
+        assert store.put_event(event, received_at=START)
+
+
+def stream_records(events_table: str) -> list[LambdaRecord]:
+    """Every record of the events table's stream, shaped as Lambda delivers them, in order."""
+    arn = stream_arn(boto3.client("dynamodb"), events_table)
+    reader = StreamReader(boto3.client("dynamodbstreams"), arn)
+    return sorted(reader.poll(), key=sequence_of)
+
+
+def stream_event(records: list[LambdaRecord]) -> dict[str, Any]:
+    return {"Records": records}
+
+
+def aggregate_items(aggregates_table: str) -> dict[tuple[str, str], dict[str, Any]]:
+    """Every aggregate item, minus the write counter (more writes do not mean other contents)."""
+    client = boto3.client("dynamodb")
+    items: dict[tuple[str, str], dict[str, Any]] = {}
+    for page in client.get_paginator("scan").paginate(TableName=aggregates_table):
+        for item in page["Items"]:
+            # Sets have no order on the wire; the write counter is not content.
+            normalized = {
+                k: {"SS": sorted(v["SS"])} if "SS" in v else v for k, v in item.items() if k != "ver"
+            }
+            items[(item["pk"]["S"], item["sk"]["S"])] = normalized
+    return items
+
+
+def wipe(table: str, keys: tuple[str, ...] = ("pk", "sk")) -> None:
+    client = boto3.client("dynamodb")
+    for page in client.get_paginator("scan").paginate(TableName=table):
+        for item in page["Items"]:
+            client.delete_item(TableName=table, Key={k: item[k] for k in keys})

@@ -1,0 +1,182 @@
+"""The DynamoDB adapter against a real DynamoDB API."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import boto3
+import pytest
+
+from engagement import deps
+from engagement.domain.aggregates import AggregateDelta, AggregateKey, ObservedEvent
+from engagement.domain.errors import StoreError
+from engagement.domain.events import EventIn, EventType
+from engagement.store.dedupe import DedupeRing
+from engagement.store.dynamodb import CLIENT_CONFIG, DynamoStore
+from engagement.topology import TOPOLOGY
+
+PAIR = AggregateKey("u1", "AI-1")
+T0 = 1_790_000_000_000
+
+
+def observed(
+    event_id: str, ms: int, kind: EventType = EventType.QUERY, value: str | None = None
+) -> ObservedEvent:
+    return ObservedEvent(
+        event_id, "u1", "AI-1", kind, ms, None if value is None else Decimal(value), 1_790_000_000
+    )
+
+
+def delta(*events: ObservedEvent) -> AggregateDelta:
+    return AggregateDelta(PAIR, events)
+
+
+def raw_item(tables: dict[str, str], key: AggregateKey) -> dict[str, object]:
+    item = boto3.client("dynamodb").get_item(
+        TableName=tables["aggregates"], Key={"pk": {"S": f"U#{key.user_id}"}, "sk": {"S": f"I#{key.item_id}"}}
+    )["Item"]
+    return dict(item)
+
+
+def test_an_event_is_stored_once_with_its_retention(tables: dict[str, str]) -> None:
+    store = deps.store()
+    received = datetime(2026, 11, 20, tzinfo=UTC)
+    event = EventIn(
+        user_id="u1",
+        item_id="AI-1",
+        type=EventType.CONVERTED,
+        occurred_at=received,
+        value=Decimal("9.5"),
+        metadata={"k": [1, 2.5]},
+    ).resolve()
+    assert store.put_event(event, received_at=received) is True
+    assert store.put_event(event, received_at=received + timedelta(hours=1)) is False
+    item = boto3.client("dynamodb").get_item(
+        TableName=tables["events"], Key={"pk": {"S": f"E#{event.event_id}"}}
+    )
+    stored = item["Item"]
+    assert stored["value"] == {"N": "9.5"}
+    assert stored["metadata"] == {"S": '{"k":[1,2.5]}'}
+    assert int(stored["expires_at"]["N"]) == int(received.timestamp()) + 400 * 86400
+
+
+def test_in_order_deltas_take_one_write_each(tables: dict[str, str]) -> None:
+    store = deps.store()
+    first = store.apply(delta(observed("e1", T0), observed("e2", T0 + 5)))
+    second = store.apply(delta(observed("e3", T0 + 10, EventType.VIEW)))
+    assert not first.read_before_write
+    assert not second.read_before_write
+    aggregate = store.get_aggregate(PAIR)
+    assert aggregate is not None
+    assert aggregate.counts == {EventType.QUERY: 2, EventType.VIEW: 1}
+    assert (aggregate.first_ms, aggregate.last_ms) == (T0, T0 + 10)
+
+
+def test_a_late_older_event_moves_first_interaction_back(tables: dict[str, str]) -> None:
+    store = deps.store()
+    store.apply(delta(observed("e1", T0 + 100)))
+    result = store.apply(delta(observed("e0", T0), observed("e2", T0 + 50)))
+    assert result.applied == 2
+    assert result.read_before_write
+    aggregate = store.get_aggregate(PAIR)
+    assert aggregate is not None
+    assert (aggregate.first_ms, aggregate.last_ms, aggregate.interaction_count) == (T0, T0 + 100, 3)
+
+
+def test_a_partly_seen_delta_applies_only_the_unseen_events(tables: dict[str, str]) -> None:
+    store = deps.store()
+    store.apply(
+        delta(
+            observed("e1", T0),
+            observed("e2", T0 + 1, EventType.CONVERTED, "10"),
+        )
+    )
+    result = store.apply(delta(observed("e2", T0 + 1, EventType.CONVERTED, "10"), observed("e3", T0 + 2)))
+    assert (result.applied, result.duplicates) == (1, 1)
+    aggregate = store.get_aggregate(PAIR)
+    assert aggregate is not None
+    assert aggregate.counts == {EventType.QUERY: 2, EventType.CONVERTED: 1}
+    assert aggregate.value_sum == Decimal(10)
+
+
+def test_a_fully_seen_delta_writes_nothing(tables: dict[str, str]) -> None:
+    store = deps.store()
+    store.apply(delta(observed("e1", T0)))
+    before = raw_item(tables, PAIR)
+    result = store.apply(delta(observed("e1", T0)))
+    assert (result.applied, result.duplicates) == (0, 1)
+    assert raw_item(tables, PAIR) == before  # not even the version moved
+
+
+def test_more_events_than_one_expression_holds_are_split(tables: dict[str, str]) -> None:
+    store = deps.store()
+    result = store.apply(delta(*(observed(f"e{n}", T0 + n) for n in range(250))))
+    assert result.applied == 250
+    again = store.apply(delta(*(observed(f"e{n}", T0 + n) for n in range(240, 260))))
+    assert (again.applied, again.duplicates) == (10, 10)
+    aggregate = store.get_aggregate(PAIR)
+    assert aggregate is not None
+    assert aggregate.interaction_count == 260
+
+
+def test_tokens_expire_from_the_ring_once_they_cannot_be_redelivered(tables: dict[str, str]) -> None:
+    store = deps.store()
+    window = DedupeRing.for_mapping(TOPOLOGY.stream_mapping_for("scorer")).window_s
+    old = ObservedEvent("old", "u1", "AI-1", EventType.QUERY, T0, None, recorded_s=0)
+    later = ObservedEvent("later", "u1", "AI-1", EventType.QUERY, T0 + 1, None, recorded_s=2 * window)
+    store.apply(delta(old))
+    store.apply(delta(later))
+    seen = {k: v for k, v in raw_item(tables, PAIR).items() if k.startswith("seen")}
+    assert seen == {"seen2": {"SS": [DedupeRing.token("later")]}}
+
+
+def test_listing_and_scanning_return_every_pair_without_dedupe_sets(tables: dict[str, str]) -> None:
+    store = deps.store()
+    for n in range(30):
+        store.apply(AggregateDelta(AggregateKey("u1", f"I-{n}"), (observed(f"e{n}", T0 + n),)))
+    store.apply(AggregateDelta(AggregateKey("u1"), (observed("e-user", T0),)))
+    assert sorted(a.key.item_id or "" for a in store.list_pairs("u1")) == sorted(f"I-{n}" for n in range(30))
+    scanned = list(store.scan_pairs(page_size=7))
+    assert len(scanned) == 30
+    assert all(version == 1 for _, version in scanned)
+
+
+def test_a_materialized_score_is_written_once_per_run(tables: dict[str, str]) -> None:
+    store = deps.store()
+    store.apply(delta(observed("e1", T0)))
+    run = datetime(2026, 11, 21, tzinfo=UTC)
+    assert store.record_score(PAIR, score=0.5, at=run) is True
+    assert store.record_score(PAIR, score=0.4, at=run) is False
+    assert store.record_score(AggregateKey("nobody", "x"), score=0.1, at=run) is False  # never creates items
+    aggregate = store.get_aggregate(PAIR)
+    assert aggregate is not None
+    assert aggregate.materialized_score == 0.5
+
+
+def test_delete_keeps_an_aggregate_that_changed_since_it_was_read(tables: dict[str, str]) -> None:
+    store = deps.store()
+    store.apply(delta(observed("e1", T0)))
+    store.apply(delta(observed("e2", T0 + 1)))
+    assert store.delete_aggregate(PAIR, version=1) is False
+    assert store.delete_aggregate(PAIR, version=2) is True
+    assert store.get_aggregate(PAIR) is None
+
+
+def test_an_unreachable_store_raises_a_retryable_error(tables: dict[str, str]) -> None:
+    client = boto3.client(
+        "dynamodb",
+        endpoint_url="http://127.0.0.1:9",
+        config=CLIENT_CONFIG.merge(
+            boto3.session.Config(retries={"mode": "standard", "max_attempts": 1}, connect_timeout=0.2)
+        ),
+    )
+    store = DynamoStore(
+        client, events_table=tables["events"], aggregates_table=tables["aggregates"], ring=DedupeRing(3600)
+    )
+    event = EventIn(
+        user_id="u1", item_id="AI-1", type=EventType.QUERY, occurred_at=datetime.now(UTC)
+    ).resolve()
+    with pytest.raises(StoreError) as raised:
+        store.put_event(event, received_at=datetime.now(UTC))
+    assert raised.value.retryable

@@ -1,0 +1,46 @@
+"""The declaration is internally consistent: everything it names exists."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+from engagement.topology import TOPOLOGY, FunctionSpec
+
+FUNCTION_NAMES = {f.name for f in TOPOLOGY.functions}
+TABLE_KEYS = {t.key for t in TOPOLOGY.tables}
+
+
+def test_routes_are_unique_and_point_at_declared_functions() -> None:
+    keys = [r.route_key for r in TOPOLOGY.routes]
+    assert len(keys) == len(set(keys))
+    assert {r.function for r in TOPOLOGY.routes} <= FUNCTION_NAMES
+
+
+def test_stream_mappings_read_tables_that_have_a_stream() -> None:
+    for mapping in TOPOLOGY.stream_mappings:
+        assert TOPOLOGY.table(mapping.table).stream is not None
+        assert mapping.function in FUNCTION_NAMES
+        # Finite limits: AWS defaults (-1) let one poison record stall a shard for a day.
+        assert mapping.retry_attempts >= 0
+        assert 60 <= mapping.max_record_age_s <= 604_800
+        assert mapping.report_batch_item_failures
+        assert mapping.batch_size <= 100  # one dedupe condition per event must fit a 4 KB expression
+
+
+def test_schedules_target_declared_functions() -> None:
+    assert {s.function for s in TOPOLOGY.schedules} <= FUNCTION_NAMES
+    assert {s.expression for s in TOPOLOGY.schedules} == {"cron(0 0 * * ? *)", "cron(0 2 ? * SUN *)"}
+
+
+@pytest.mark.parametrize("function", TOPOLOGY.functions, ids=lambda f: f.name)
+def test_functions_use_declared_tables_and_secrets(function: FunctionSpec) -> None:
+    assert set(function.tables) <= TABLE_KEYS
+    assert {TOPOLOGY.secret(s).key for s in function.secrets} == set(function.secrets)
+
+
+@pytest.mark.parametrize("function", TOPOLOGY.functions, ids=lambda f: f.name)
+def test_every_handler_path_resolves_to_a_callable(function: FunctionSpec) -> None:
+    module = importlib.import_module(function.module)
+    assert callable(getattr(module, function.attribute))
