@@ -85,6 +85,8 @@ class RouteSpec:
     """Status of a successful answer."""
     public: bool = False
     """Public routes skip the bearer-key check (the OpenAPI document, signed webhooks)."""
+    accepts: tuple[str, ...] = ()
+    """Media types a request body may have; any other answers 415. Empty: no body expected."""
 
     @property
     def route_key(self) -> str:
@@ -223,7 +225,15 @@ TOPOLOGY = Topology(
         ),
     ),
     routes=(
-        RouteSpec("POST", "/v1/events", "ingest", "post_events", tag="events", status=202),
+        RouteSpec(
+            "POST",
+            "/v1/events",
+            "ingest",
+            "post_events",
+            tag="events",
+            status=202,
+            accepts=("application/json",),
+        ),
         RouteSpec("GET", "/v1/users/{user_id}/engagements", "query", "list_engagements", tag="scores"),
         RouteSpec(
             "GET", "/v1/users/{user_id}/engagements/{item_id}", "query", "get_engagement", tag="scores"

@@ -16,7 +16,7 @@ from engagement.secrets import secret_value
 from engagement.topology import API_KEYS, TOPOLOGY
 
 MAX_BODY_BYTES = 1024 * 1024
-_PUBLIC_ROUTES = frozenset(route.route_key for route in TOPOLOGY.routes if route.public)
+_ROUTES = {route.route_key: route for route in TOPOLOGY.routes}
 
 
 def refuse(event: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -26,10 +26,23 @@ def refuse(event: Mapping[str, Any]) -> dict[str, Any] | None:
     size = len(body) * 3 // 4 if event.get("isBase64Encoded") else len(body.encode())
     if size > MAX_BODY_BYTES:
         return proxy_error(413, "body_too_large", f"the request body exceeds {MAX_BODY_BYTES} bytes")
-    if event.get("routeKey") in _PUBLIC_ROUTES:
-        return None
+    route = _ROUTES.get(str(event.get("routeKey")))
     headers = event.get("headers") or {}
-    presented = _bearer(str(headers.get("authorization", "")))
+    if route is None or not route.public:
+        refusal = _authenticate(str(headers.get("authorization", "")))
+        if refusal is not None:
+            return refusal
+    if route is not None and route.accepts and body:
+        media_type = str(headers.get("content-type", "")).split(";")[0].strip().lower()
+        if media_type not in route.accepts:
+            return proxy_error(
+                415, "unsupported_media_type", f"send the body as {' or '.join(route.accepts)}"
+            )
+    return None
+
+
+def _authenticate(authorization: str) -> dict[str, Any] | None:
+    presented = _bearer(authorization)
     if presented is None:
         return _unauthorized("send Authorization: Bearer <api key>")
     if _key_matches(presented, refresh=False) or _key_matches(presented, refresh=True):

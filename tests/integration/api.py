@@ -1,0 +1,53 @@
+"""Call the HTTP routes in-process exactly as the runner's gateway does: route match, a
+payload 2.0 event, the real handler, API Gateway's response rules."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from engagement.domain.clock import SystemClock
+from engagement.topology import TOPOLOGY
+from infra.local.gateway import Gateway, Request
+from infra.local.lambdas import load_functions
+
+KEY = "test-key-1"
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: dict[str, str]
+    body: Any
+
+
+def call(
+    method: str,
+    target: str,
+    body: Any = None,
+    *,
+    key: str | None = KEY,
+    content_type: str = "application/json",
+    raw: bytes | None = None,
+) -> Answer:
+    path, _, query = target.partition("?")
+    headers = [("Host", "api.local"), ("User-Agent", "pytest")]
+    if key is not None:
+        headers.append(("Authorization", f"Bearer {key}"))
+    payload = raw if raw is not None else (b"" if body is None else json.dumps(body).encode())
+    if payload:
+        headers.append(("Content-Type", content_type))
+    gateway = Gateway(TOPOLOGY.routes, load_functions(), SystemClock(), log=lambda _: None)
+    response = gateway.handle(
+        Request(
+            method=method, path=path, query=query, headers=headers, body=payload, source_ip="198.51.100.7"
+        ),
+        domain_name="api.local",
+    )
+    text = response.body.decode()
+    return Answer(
+        status=response.status,
+        headers={k.lower(): v for k, v in response.headers},
+        body=json.loads(text) if text else None,
+    )
