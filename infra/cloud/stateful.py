@@ -88,7 +88,7 @@ class StatefulStack(Stack):
         return table
 
     def _secret(self, spec: SecretSpec, stage: StageConfig) -> secretsmanager.Secret:
-        return secretsmanager.Secret(
+        secret = secretsmanager.Secret(
             self,
             secret_id(spec.key),
             description=spec.description,
@@ -99,6 +99,9 @@ class StatefulStack(Stack):
             ),
             removal_policy=stage.removal_policy,
         )
+        # The ARN, never the value: operators read or rotate the value with the CLI.
+        CfnOutput(self, f"{secret_id(spec.key)}Arn", value=secret.secret_arn, description=spec.description)
+        return secret
 
     def _failure_queue(self, function_name: str, stage: StageConfig) -> sqs.Queue:
         return sqs.Queue(
