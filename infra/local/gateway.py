@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from engagement.domain.clock import Clock
@@ -26,6 +27,7 @@ from infra.local.apigw import (
     to_http_response,
 )
 from infra.local.lambdas import LocalFunction
+from infra.local.recording import Recorder, should_record
 
 CONTROL_PREFIX = "/_local/"
 
@@ -47,22 +49,27 @@ class Gateway:
     def __init__(
         self,
         routes: tuple[RouteSpec, ...],
+        *,
         functions: dict[str, LocalFunction],
         clock: Clock,
         log: Callable[[str], None],
         control: ControlHandler | None = None,
+        record_to: Path | None = None,
     ) -> None:
         self.routes = routes
         self.functions = functions
         self.clock = clock
         self.log = log
         self.control = control
+        self.recorder = Recorder(record_to) if record_to else None
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
     def handle(self, request: Request, domain_name: str) -> HttpResponse:
         if request.path.startswith(CONTROL_PREFIX) and self.control is not None:
             return self.control(request)
+        if self.recorder and should_record(request.path):
+            self.recorder.record(request, at=self.clock.now())
         if gateway_path(request.path) is None:
             return bad_request_response()
         match = match_route(self.routes, request.method, request.path)
@@ -144,3 +151,5 @@ class Gateway:
         if self._server:
             self._server.shutdown()
             self._server.server_close()
+        if self.recorder:
+            self.recorder.close()

@@ -29,6 +29,7 @@ from typing import Any, Literal
 from engagement.domain.clock import Clock
 from engagement.domain.timefmt import rfc3339
 from engagement.topology import StreamMappingSpec
+from infra.local.faults import Faults
 from infra.local.lambdas import LocalFunction
 from infra.local.stream_records import LambdaRecord, StreamReader, sequence_of
 
@@ -49,6 +50,14 @@ class FailureStore:
     def messages(self) -> list[dict[str, Any]]:
         with self._lock:
             return list(self._messages)
+
+
+@dataclass
+class PumpStats:
+    invocations: int = 0
+    records_delivered: int = 0
+    largest_batch: int = 0
+    discarded_records: int = 0
 
 
 @dataclass
@@ -79,8 +88,12 @@ class StreamPump:
         clock: Clock,
         failures: FailureStore,
         log: Callable[[str], None],
+        faults: Faults | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.mapping = mapping
+        self._monotonic = monotonic
+        self.faults = faults or Faults(log=log)
         self.reader = reader
         self.function = function
         self.clock = clock
@@ -90,7 +103,8 @@ class StreamPump:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._name = f"stream {mapping.table} -> {mapping.function}"
+        self.name = f"{mapping.table} -> {mapping.function}"
+        self.stats = PumpStats()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -100,7 +114,7 @@ class StreamPump:
                 try:
                     worked = self.step()
                 except Exception as exc:
-                    self.log(f"stream pump error: {exc!r}")
+                    self.log(f"pump error: {exc!r}")
                     worked = False
                 if not worked:
                     self._stop.wait(poll_interval_s)
@@ -130,7 +144,7 @@ class StreamPump:
                 wanted = [r for r in records if r["eventName"] in self.mapping.event_names]
                 state = self._shards.setdefault(shard_id, _ShardState())
                 if wanted and not state.pending:
-                    state.waiting_since = time.monotonic()
+                    state.waiting_since = self._monotonic()
                 state.pending.extend(wanted)
                 worked = worked or bool(records)
             for shard_id, state in self._shards.items():
@@ -142,7 +156,8 @@ class StreamPump:
     def _batch_ready(self, state: _ShardState) -> bool:
         if len(state.pending) >= self.mapping.batch_size or state.planned_sizes:
             return True
-        waited = time.monotonic() - (state.waiting_since or time.monotonic())
+        since = self._monotonic() if state.waiting_since is None else state.waiting_since
+        waited = self._monotonic() - since
         return waited >= self.mapping.max_batching_window_s
 
     def _deliver(self, shard_id: str, state: _ShardState) -> None:
@@ -152,6 +167,9 @@ class StreamPump:
         size = state.planned_sizes[0] if state.planned_sizes else self.mapping.batch_size
         batch = state.pending[:size]
         started = time.monotonic()
+        self.stats.invocations += 1
+        self.stats.records_delivered += len(batch)
+        self.stats.largest_batch = max(self.stats.largest_batch, len(batch))
         outcome = self._invoke(batch)
         took_ms = (time.monotonic() - started) * 1000
         head = sequence_of(batch[0])
@@ -161,7 +179,7 @@ class StreamPump:
             if state.planned_sizes:
                 state.planned_sizes.pop(0)
             self._reset(state)
-            self.log(f"{self._name}: {len(batch)} records ok ({took_ms:.0f} ms)")
+            self.log(f"{self.name}: {len(batch)} records ok ({took_ms:.0f} ms)")
         elif outcome.kind == "partial":
             assert outcome.failed_sequence is not None
             done = sum(1 for r in batch if sequence_of(r) < outcome.failed_sequence)
@@ -169,7 +187,7 @@ class StreamPump:
             state.planned_sizes.clear()
             self._count_retry(state, sequence_of(state.pending[0]))
             self.log(
-                f"{self._name}: {len(batch)} records, "
+                f"{self.name}: {len(batch)} records, "
                 f"partial failure from {outcome.failed_sequence}; checkpoint after {done} ({took_ms:.0f} ms)"
             )
             self._give_up_if_exhausted(shard_id, state, state.pending[: len(batch) - done])
@@ -180,22 +198,33 @@ class StreamPump:
                     state.planned_sizes.pop(0)
                 state.planned_sizes[:0] = [half, len(batch) - half]
                 self.log(
-                    f"{self._name}: {len(batch)} records failed "
+                    f"{self.name}: {len(batch)} records failed "
                     f"({outcome.error}); bisecting into {half} + {len(batch) - half}"
                 )
                 return
             self._count_retry(state, head)
             self.log(
-                f"{self._name}: {len(batch)} records failed "
+                f"{self.name}: {len(batch)} records failed "
                 f"({outcome.error}); retry {state.retries} of {self.mapping.retry_attempts}"
             )
             self._give_up_if_exhausted(shard_id, state, batch)
 
     def _invoke(self, batch: Sequence[LambdaRecord]) -> _Outcome:
+        if self.faults.stream_delay_s:
+            self.log(f"delivery delayed {self.faults.stream_delay_s * 1000:.0f} ms")
+            time.sleep(self.faults.stream_delay_s)
+        failing, mode = self.faults.failing(batch)
+        if mode == "error":
+            return _Outcome("error", error="injected fault: the function crashed")
+        delivered = [r for r in batch if r not in failing]
         try:
-            response = self.function.invoke({"Records": list(batch)})
+            response = self.function.invoke({"Records": delivered}) if delivered else None
         except Exception as exc:
             return _Outcome("error", error=f"{type(exc).__name__}: {exc}")
+        if failing:
+            reported = list(response.get("batchItemFailures") or []) if isinstance(response, dict) else []
+            reported += [{"itemIdentifier": r["dynamodb"]["SequenceNumber"]} for r in failing]
+            response = {"batchItemFailures": reported}
         if not self.mapping.report_batch_item_failures:
             return _Outcome("ok")  # Lambda ignores the response body without ReportBatchItemFailures
         return _partial_outcome(response, batch)
@@ -207,12 +236,12 @@ class StreamPump:
 
     def _reset(self, state: _ShardState) -> None:
         state.retries, state.retries_head = 0, None
-        state.waiting_since = time.monotonic() if state.pending else None
+        state.waiting_since = self._monotonic() if state.pending else None
 
     def _give_up_if_exhausted(self, shard_id: str, state: _ShardState, batch: Sequence[LambdaRecord]) -> None:
         if state.retries <= self.mapping.retry_attempts or not batch:
             return
-        self._discard(shard_id, state, list(batch), "RetryAttemptsExhausted", state.retries + 1)
+        self._discard(shard_id, state, list(batch), "RetryAttemptsExhausted", state.retries)
 
     def _expire(self, shard_id: str, state: _ShardState) -> None:
         oldest_allowed = self.clock.now() - timedelta(seconds=self.mapping.max_record_age_s)
@@ -236,9 +265,10 @@ class StreamPump:
         del state.pending[: len(batch)]
         state.planned_sizes.clear()
         self._reset(state)
+        self.stats.discarded_records += len(batch)
         self.failures.add(self._failure_message(shard_id, batch, condition, invocations))
         self.log(
-            f"{self._name}: {condition}; {len(batch)} records "
+            f"{self.name}: {condition}; {len(batch)} records "
             f"({sequence_of(batch[0])}..{sequence_of(batch[-1])}) sent to the failure store"
         )
 

@@ -72,6 +72,8 @@ class StreamReader:
     starting_position: str = "TRIM_HORIZON"
     created_s: Callable[[datetime], int] | None = None
     """Maps a record's wall-clock creation time to the runner's clock (None: keep it)."""
+    annotate: Callable[[LambdaRecord], LambdaRecord] | None = None
+    """Adds what DynamoDB knows and moto does not (the TTL service identity on expiries)."""
     _cursors: dict[str, ShardCursor] = field(default_factory=dict)
 
     def poll(self, limit: int = 1000) -> list[LambdaRecord]:
@@ -95,10 +97,18 @@ class StreamReader:
                 found[cursor.shard_id] = records
         return found
 
+    def skip_to_end(self) -> int:
+        """Move past every record available now (records of restored data are not news)."""
+        skipped = 0
+        while batch := self.poll_shards():
+            skipped += sum(len(records) for records in batch.values())
+        return skipped
+
     def _shape(self, record: Mapping[str, Any]) -> LambdaRecord:
         created = record["dynamodb"].get("ApproximateCreationDateTime")
         override = self.created_s(created) if self.created_s and isinstance(created, datetime) else None
-        return shape_for_lambda(record, self.arn, created_s=override)
+        shaped = shape_for_lambda(record, self.arn, created_s=override)
+        return self.annotate(shaped) if self.annotate else shaped
 
     def _discover_shards(self) -> None:
         description = self.client.describe_stream(StreamArn=self.arn)["StreamDescription"]

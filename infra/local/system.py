@@ -1,34 +1,46 @@
 """The whole system on one machine, built from the same topology as the cloud stack.
 
 moto's DynamoDB server (with streams) stands in for DynamoDB, the gateway for API Gateway,
-the pump for the event source mapping and the scheduler for EventBridge; the functions are
-the real handler modules, run in this process.
+the pump for the event source mapping, the scheduler for EventBridge and the sweeper for TTL;
+the functions are the real handler modules, run in this process.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 import logging
 import os
+import threading
+import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from pathlib import Path
+from typing import Any
 
 import boto3
-from moto.server import ThreadedMotoServer
 
 from engagement.domain import clock as process_clock
+from engagement.domain.timefmt import rfc3339
 from engagement.topology import TOPOLOGY
 from infra.local.clock import RunnerClock
+from infra.local.control import ControlApi
+from infra.local.dynamodb_server import DynamoDBServer
+from infra.local.faults import Faults
 from infra.local.gateway import Gateway
 from infra.local.lambdas import REGION, LocalFunction, load_functions
 from infra.local.pump import FailureStore, StreamPump
-from infra.local.scheduler import Scheduler
+from infra.local.scheduler import Firing, Scheduler
+from infra.local.state import StateFile
 from infra.local.stream_records import StreamReader, stream_arn
 from infra.local.tables import create_tables, table_environment
+from infra.local.ttl import TtlSweeper
 
 TABLE_PREFIX = "engagement"
+TICK_S = 1.0
+TTL_SWEEP_EVERY_S = 10.0
+
+Log = Callable[[str, str], None]
+"""(kind, line): kinds are http, stream, schedule, fault, ttl, info, error."""
 
 
 @dataclass
@@ -38,67 +50,131 @@ class LocalConfig:
     port: int = 3000
     dynamodb_port: int = 8000
     log_level: str = "WARNING"
-    start_at: datetime | None = None
+    state_file: Path | None = None
+    """Where data survives restarts; None keeps everything in memory only."""
+    fresh: bool = False
+    """Ignore (and overwrite) the state file's data."""
+    record_to: Path | None = None
+
+
+@dataclass
+class AdvanceReport:
+    now: datetime
+    firings: list[Firing]
+    expired: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "now": rfc3339(self.now),
+            "runs": [f.as_json() for f in self.firings],
+            "expired": self.expired,
+        }
 
 
 @dataclass
 class LocalSystem:
     config: LocalConfig
-    log: Callable[[str], None] = print
-    clock: RunnerClock = field(init=False)
-    functions: dict[str, LocalFunction] = field(init=False, default_factory=dict)
+    log: Log = field(default=lambda kind, line: print(line, flush=True))
+    clock: RunnerClock = field(init=False, default_factory=RunnerClock)
+    faults: Faults = field(init=False)
     failures: FailureStore = field(init=False, default_factory=FailureStore)
+    functions: dict[str, LocalFunction] = field(init=False, default_factory=dict)
     pumps: list[StreamPump] = field(init=False, default_factory=list)
+    tables: dict[str, str] = field(init=False, default_factory=dict)
     api_url: str = field(init=False, default="")
     dynamodb_url: str = field(init=False, default="")
-    _moto: ThreadedMotoServer | None = field(init=False, default=None)
+    restored: dict[str, int] | None = field(init=False, default=None)
+    _dynamodb: DynamoDBServer | None = field(init=False, default=None)
     _gateway: Gateway | None = field(init=False, default=None)
     _scheduler: Scheduler | None = field(init=False, default=None)
+    _ttl: TtlSweeper | None = field(init=False, default=None)
+    _time_lock: threading.RLock = field(init=False, default_factory=threading.RLock)
+    _stop: threading.Event = field(init=False, default_factory=threading.Event)
+    _ticker: threading.Thread | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        self.faults = Faults(log=lambda line: self.log("fault", line))
+
+    # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> None:
-        self.clock = RunnerClock(self.config.start_at)
+        state = StateFile(self.config.state_file) if self.config.state_file else None
+        saved = state.load() if state and not self.config.fresh else None
+        if saved is not None:
+            self.clock.set(max(saved.now, self.clock.now()))
         process_clock.install(self.clock)
-        self._start_dynamodb()
-        tables = create_tables(boto3.client("dynamodb"), TABLE_PREFIX)
+
+        self._dynamodb = DynamoDBServer(self.config.host, self.config.dynamodb_port, self.faults)
+        self.dynamodb_url = self._dynamodb.start()
+        os.environ.update(self._environment())
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        client = boto3.client("dynamodb")
+        self.tables = create_tables(client, TABLE_PREFIX)
+        if saved is not None:
+            self.restored = saved.restore(client, self.tables)
+
         self.functions = load_functions()
         for function in self.functions.values():
             function.load()  # every init phase now, so the first request is not a cold start
 
+        self._ttl = TtlSweeper(client, self.tables, self.clock, lambda line: self.log("ttl", line))
         streams = boto3.client("dynamodbstreams")
         for mapping in TOPOLOGY.stream_mappings:
+            table = self.tables[mapping.table]
             reader = StreamReader(
                 streams,
-                stream_arn(boto3.client("dynamodb"), tables[mapping.table]),
+                stream_arn(client, table),
                 starting_position=mapping.starting_position,
                 created_s=lambda wall: int(self.clock.from_wall(wall).timestamp()),
+                annotate=self._ttl.annotator(table),
             )
+            if saved is not None:
+                reader.skip_to_end()  # restored items are not new events
             pump = StreamPump(
                 mapping,
                 reader=reader,
                 function=self.functions[mapping.function],
                 clock=self.clock,
                 failures=self.failures,
-                log=self.log,
+                log=lambda line: self.log("stream", line),
+                faults=self.faults,
             )
             pump.start()
             self.pumps.append(pump)
 
-        self._scheduler = Scheduler(TOPOLOGY.schedules, self.functions, self.clock, self.log)
-        self._scheduler.start()
-        self._gateway = Gateway(TOPOLOGY.routes, self.functions, self.clock, self.log)
+        self._scheduler = Scheduler(
+            TOPOLOGY.schedules, self.functions, self.clock, lambda line: self.log("schedule", line)
+        )
+        self._gateway = Gateway(
+            TOPOLOGY.routes,
+            functions=self.functions,
+            clock=self.clock,
+            log=lambda line: self.log("http", line),
+            control=ControlApi(self).handle,
+            record_to=self.config.record_to,
+        )
         port = self._gateway.serve(self.config.host, self.config.port)
         self.api_url = f"http://{self.config.host}:{port}"
+        self._ticker = threading.Thread(target=self._tick_forever, name="ticker", daemon=True)
+        self._ticker.start()
 
-    def _start_dynamodb(self) -> None:
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        self._moto = ThreadedMotoServer(
-            ip_address=self.config.host, port=self.config.dynamodb_port, verbose=False
-        )
-        with contextlib.redirect_stdout(io.StringIO()):  # moto announces itself on stdout
-            self._moto.start()
-        host, port = self._moto.get_host_and_port()
-        self.dynamodb_url = f"http://{host}:{port}"
-        os.environ.update(self._environment())
+    def stop(self) -> None:
+        self._stop.set()
+        if self._gateway:
+            self._gateway.stop()
+        if self._ticker:
+            self._ticker.join(timeout=5)
+        for pump in self.pumps:
+            pump.stop()
+        if self.config.state_file and self._dynamodb:
+            with self._time_lock:
+                self._drain()
+                saved = StateFile(self.config.state_file).save(
+                    boto3.client("dynamodb"), self.tables, self.clock.now()
+                )
+            self.log("info", f"state: saved {_counts(saved)} to {self.config.state_file}")
+        if self._dynamodb:
+            self._dynamodb.stop()
 
     def _environment(self) -> dict[str, str]:
         """What the stack would give every function, pointed at this machine. Credentials are
@@ -121,21 +197,74 @@ class LocalSystem:
             **table_environment(TABLE_PREFIX),
         }
 
+    # ------------------------------------------------------------------ time
+
+    def _tick_forever(self) -> None:
+        """Wall time passes on the runner's clock too: fire what falls due, expire what lapsed."""
+        last_sweep = 0.0
+        while not self._stop.wait(TICK_S):
+            try:
+                with self._time_lock:
+                    assert self._scheduler is not None
+                    for at, rule in self._scheduler.due(self.clock.now()):
+                        self._scheduler.fire(rule, at)
+                    if time.monotonic() - last_sweep >= TTL_SWEEP_EVERY_S and self._ttl:
+                        self._ttl.sweep()
+                        last_sweep = time.monotonic()
+            except Exception as exc:
+                self.log("error", f"ticker: {exc!r}")
+
+    def advance_to(self, target: datetime) -> AdvanceReport:
+        """Move the clock to ``target``, running every schedule that falls due at its own instant
+        (TTL expiry and stream traffic settled before and after each run); returns when all of
+        it has settled."""
+        with self._time_lock:
+            if target < self.clock.now():
+                raise ValueError(f"the clock only moves forward; it is {rfc3339(self.clock.now())}")
+            assert self._scheduler is not None
+            assert self._ttl is not None
+            self._drain()
+            firings: list[Firing] = []
+            expired = 0
+            for at, rule in self._scheduler.due(target):
+                if at > self.clock.now():
+                    self.clock.set(at)
+                expired += self._ttl.sweep()
+                self._drain()
+                firings.append(self._scheduler.fire(rule, at))
+                self._drain()
+            self.clock.set(target)
+            self._scheduler.checked = max(self._scheduler.checked, target)
+            expired += self._ttl.sweep()
+            self._drain()
+            return AdvanceReport(now=self.clock.now(), firings=firings, expired=expired)
+
     def settle(self) -> None:
-        """Deliver every pending stream record and run every schedule that is due."""
-        for pump in self.pumps:
-            pump.drain()
-        if self._scheduler:
-            self._scheduler.run_due()
+        """Deliver every stream record available now."""
+        with self._time_lock:
+            self._drain()
+
+    def _drain(self) -> None:
         for pump in self.pumps:
             pump.drain()
 
-    def stop(self) -> None:
-        if self._gateway:
-            self._gateway.stop()
-        if self._scheduler:
-            self._scheduler.stop()
-        for pump in self.pumps:
-            pump.stop()
-        if self._moto:
-            self._moto.stop()
+    def status(self) -> dict[str, Any]:
+        scheduler = self._scheduler
+        return {
+            "now": rfc3339(self.clock.now()),
+            "api": self.api_url,
+            "dynamodb": self.dynamodb_url,
+            "tables": self.tables,
+            "pending_stream_records": sum(p.pending() for p in self.pumps),
+            "streams": [{"mapping": p.name, "pending": p.pending(), **asdict(p.stats)} for p in self.pumps],
+            "failures": len(self.failures.messages()),
+            "next_runs": {
+                name: None if at is None else rfc3339(at)
+                for name, at in (scheduler.next_fire_times() if scheduler else {}).items()
+            },
+            "faults": self.faults.snapshot(),
+        }
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{n} {table} items" for table, n in counts.items()) or "nothing"

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,14 +33,64 @@ def free_port() -> int:
 @dataclass
 class Runner:
     url: str
+    dynamodb_url: str
     process: subprocess.Popen[str]
     ready_line: str
+    output: list[str] = field(default_factory=list)
+
+    def request(self, method: str, path: str, body: Any = None, *, key: str | None = KEY) -> tuple[int, Any]:
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(f"{self.url}{path}", data=data, method=method)
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        if key is not None:
+            req.add_header("Authorization", f"Bearer {key}")
+        try:
+            with urllib.request.urlopen(req, timeout=60) as response:
+                return response.status, json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"null")
+
+    def control(self, method: str, name: str, body: Any = None) -> Any:
+        status, answer = self.request(method, f"/_local/{name}", body, key=None)
+        assert status == 200, answer
+        return answer
+
+    def post_events(self, *events: dict[str, Any]) -> dict[str, Any]:
+        status, body = self.request("POST", "/v1/events", {"events": list(events)})
+        assert status == 202, body
+        return dict(body)
+
+    def wait_for(self, path: str, done: Callable[[Any], bool], timeout_s: float = 15) -> Any:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            status, body = self.request("GET", path)
+            if status == 200 and done(body):
+                return body
+            if time.monotonic() > deadline:
+                pytest.fail(f"{path} never reached the expected state; last answer {status} {body}")
+            time.sleep(0.2)
+
+    def logged(self, text: str) -> bool:
+        return any(text in line for line in list(self.output))
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+        return self.process.wait(timeout=20)
 
 
-@pytest.fixture(scope="module")
-def runner() -> Iterator[Runner]:
+@contextlib.contextmanager
+def start_runner(**env_overrides: str) -> Iterator[Runner]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_", "ENGAGEMENT_"))}
-    env.update(PORT=str(free_port()), DYNAMODB_PORT=str(free_port()), ENGAGEMENT_API_KEYS=KEY)
+    env.update(
+        PORT=str(free_port()),
+        DYNAMODB_PORT=str(free_port()),
+        ENGAGEMENT_API_KEYS=KEY,
+        STATE_FILE="off",  # tests never touch the developer's .local/state.json
+        NO_COLOR="1",
+    )
+    env.update(env_overrides)
     process = subprocess.Popen(
         [sys.executable, "-m", "infra.local"],
         cwd=ROOT,
@@ -44,20 +100,46 @@ def runner() -> Iterator[Runner]:
         text=True,
     )
     assert process.stdout is not None
-    deadline = time.monotonic() + 30
+    output: list[str] = []
     ready = ""
+    deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         line = process.stdout.readline()
         if not line:
             break
+        output.append(line.rstrip())
         if line.startswith("ready:"):
             ready = line.strip()
             break
     if not ready:
         process.kill()
-        pytest.fail(f"the runner did not become ready: {process.stdout.read()}")
-    url = ready.split("API ", 1)[1].split()[0]
-    yield Runner(url=url, process=process, ready_line=ready)
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=10)
+        pytest.fail("the runner did not become ready:\n" + "\n".join(output) + process.stdout.read())
+
+    def collect() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            output.append(line.rstrip())
+
+    threading.Thread(target=collect, daemon=True).start()
+    runner = Runner(
+        url=ready.split("API ", 1)[1].split()[0],
+        dynamodb_url=ready.split("DynamoDB ", 1)[1].split()[0],
+        process=process,
+        ready_line=ready,
+        output=output,
+    )
+    try:
+        yield runner
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+@pytest.fixture(scope="module")
+def runner() -> Iterator[Runner]:
+    with start_runner() as started:
+        yield started

@@ -38,7 +38,7 @@ def call(
     payload = raw if raw is not None else (b"" if body is None else json.dumps(body).encode())
     if payload:
         headers.append(("Content-Type", content_type))
-    gateway = Gateway(TOPOLOGY.routes, load_functions(), SystemClock(), log=lambda _: None)
+    gateway = Gateway(TOPOLOGY.routes, functions=load_functions(), clock=SystemClock(), log=lambda _: None)
     response = gateway.handle(
         Request(
             method=method, path=path, query=query, headers=headers, body=payload, source_ip="198.51.100.7"

@@ -1,0 +1,109 @@
+"""The runner's own HTTP API under ``/_local/``: clock, faults, failures, status.
+
+GET    /_local/status      clock, pending stream records, next schedule runs, faults
+POST   /_local/clock       {"advance": "1d"} or {"set": "2026-12-01T00:00:00Z"}
+POST   /_local/settle      deliver every pending stream record
+GET    /_local/failures    what reached the on-failure destination
+GET    /_local/faults      the faults in force
+POST   /_local/faults      {"throttle_writes": 3} {"stream_delay_ms": 500}
+                           {"fail_records": {"user_id": "42", "times": 2, "mode": "partial"}}
+DELETE /_local/faults      clear every fault
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from engagement.domain.timefmt import parse_rfc3339
+from infra.local.apigw import HttpResponse
+from infra.local.gateway import CONTROL_PREFIX, Request
+
+if TYPE_CHECKING:
+    from infra.local.system import LocalSystem
+
+_UNITS = {"w": 604_800, "d": 86_400, "h": 3_600, "m": 60, "s": 1}
+_COMPACT = re.compile(r"(\d+(?:\.\d+)?)([wdhms])")
+_ISO = re.compile(r"P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?")
+
+
+def parse_duration(text: str | float) -> timedelta:
+    """``90`` (seconds), ``90s``, ``15m``, ``2h``, ``3d``, ``1w``, ``1d12h`` or ISO 8601 ``P1DT2H``."""
+    if isinstance(text, int | float) and not isinstance(text, bool):
+        return timedelta(seconds=float(text))
+    value = str(text).strip()
+    if re.fullmatch(r"\d+(?:\.\d+)?", value):
+        return timedelta(seconds=float(value))
+    if re.fullmatch(f"(?:{_COMPACT.pattern})+", value):
+        return timedelta(seconds=sum(float(n) * _UNITS[u] for n, u in _COMPACT.findall(value)))
+    iso = _ISO.fullmatch(value.upper())
+    if iso and value.upper() not in ("P", "PT"):
+        weeks, days, hours, minutes, seconds = (float(g or 0) for g in iso.groups())
+        return timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes, seconds=seconds)
+    raise ValueError(f"not a duration: {text!r} (try 90s, 15m, 2h, 3d, 1w or P1DT2H)")
+
+
+def _json(status: int, body: Any) -> HttpResponse:
+    return HttpResponse(
+        status, [("content-type", "application/json")], json.dumps(body, default=str).encode()
+    )
+
+
+def _error(status: int, message: str) -> HttpResponse:
+    return _json(status, {"error": "bad_request" if status == 400 else "not_found", "message": message})
+
+
+class ControlApi:
+    def __init__(self, system: LocalSystem) -> None:
+        self.system = system
+        self._routes: dict[tuple[str, str], Callable[[dict[str, Any]], HttpResponse]] = {
+            ("GET", "status"): lambda _: _json(200, self.system.status()),
+            ("POST", "clock"): self._clock,
+            ("POST", "settle"): self._settle,
+            ("GET", "failures"): lambda _: _json(200, {"failures": self.system.failures.messages()}),
+            ("GET", "faults"): lambda _: _json(200, self.system.faults.snapshot()),
+            ("POST", "faults"): self._set_faults,
+            ("DELETE", "faults"): self._clear_faults,
+        }
+
+    def handle(self, request: Request) -> HttpResponse:
+        name = request.path.removeprefix(CONTROL_PREFIX).strip("/")
+        route = self._routes.get((request.method, name))
+        if route is None:
+            return _error(404, f"no control route {request.method} {request.path}")
+        try:
+            body = json.loads(request.body) if request.body else {}
+        except json.JSONDecodeError:
+            return _error(400, "the body must be JSON")
+        if not isinstance(body, dict):
+            return _error(400, "the body must be a JSON object")
+        try:
+            return route(body)
+        except ValueError as exc:
+            return _error(400, str(exc))
+
+    def _clock(self, body: dict[str, Any]) -> HttpResponse:
+        if ("advance" in body) == ("set" in body):
+            raise ValueError('send {"advance": "<duration>"} or {"set": "<RFC 3339 instant>"}')
+        if "advance" in body:
+            target = self.system.clock.now() + parse_duration(body["advance"])
+        else:
+            target = parse_rfc3339(str(body["set"]))
+        return _json(200, self.system.advance_to(target).as_json())
+
+    def _settle(self, _: dict[str, Any]) -> HttpResponse:
+        self.system.settle()
+        return _json(200, {"pending_stream_records": sum(p.pending() for p in self.system.pumps)})
+
+    def _set_faults(self, body: dict[str, Any]) -> HttpResponse:
+        self.system.faults.configure(body)
+        self.system.log("fault", f"faults now {json.dumps(self.system.faults.snapshot())}")
+        return _json(200, self.system.faults.snapshot())
+
+    def _clear_faults(self, _: dict[str, Any]) -> HttpResponse:
+        self.system.faults.clear()
+        self.system.log("fault", "faults cleared")
+        return _json(200, self.system.faults.snapshot())
