@@ -6,7 +6,7 @@ import importlib
 
 import pytest
 
-from engagement.topology import TOPOLOGY, FunctionSpec
+from engagement.topology import TOPOLOGY, Access, FunctionSpec
 
 FUNCTION_NAMES = {f.name for f in TOPOLOGY.functions}
 TABLE_KEYS = {t.key for t in TOPOLOGY.tables}
@@ -44,3 +44,11 @@ def test_functions_use_declared_tables_and_secrets(function: FunctionSpec) -> No
 def test_every_handler_path_resolves_to_a_callable(function: FunctionSpec) -> None:
     module = importlib.import_module(function.module)
     assert callable(getattr(module, function.attribute))
+
+
+def test_a_stream_consumer_never_writes_to_a_table_with_a_stream() -> None:
+    """Its own writes would come back to it: DynamoDB Streams have no recursive-loop detection."""
+    for mapping in TOPOLOGY.stream_mappings:
+        consumer = TOPOLOGY.function(mapping.function)
+        written = {key for key, access in consumer.tables.items() if access is not Access.READ}
+        assert all(TOPOLOGY.table(key).stream is None for key in written)
