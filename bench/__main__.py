@@ -1,4 +1,4 @@
-"""``python -m bench [ingest|scoring|coldstart]``: run the benchmarks, print their tables, save JSON.
+"""``python -m bench [ingest|scoring|coldstart|startup]``: run the benchmarks, print their tables, save JSON.
 
 Exit status is 0 whether targets are met or missed (a MISSED row is a finding, not a crash);
 it is non-zero only when a benchmark could not run.
@@ -11,13 +11,14 @@ import sys
 from collections.abc import Callable
 from time import perf_counter
 
-from bench import coldstart, ingest, scoring
+from bench import coldstart, ingest, scoring, startup
 from bench.report import RESULTS_PATH, Section, save
 
 BENCHMARKS: dict[str, Callable[[], Section]] = {
     "ingest": ingest.run,
     "scoring": scoring.run,
     "coldstart": coldstart.run,
+    "startup": startup.run,
 }
 
 

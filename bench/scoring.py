@@ -29,7 +29,7 @@ from bench.api_requests import accepted_count, post_events
 from bench.capacity import CapacityMeter, Tally, item_size
 from bench.report import Row, Section
 from bench.workload import ZipfWorkload
-from engagement.api.models import MAX_EVENTS_PER_REQUEST
+from engagement.api.event_models import MAX_EVENTS_PER_REQUEST
 from engagement.topology import TOPOLOGY
 from infra.local.stream_records import LambdaRecord, StreamReader, sequence_of, stream_arn
 

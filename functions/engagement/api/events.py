@@ -7,7 +7,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from engagement import deps
 from engagement.api.errors import JSON
-from engagement.api.models import IngestRequest, IngestResponse
+from engagement.api.event_models import IngestRequest, IngestResponse
 from engagement.api.resolver import resolver_for
 from engagement.domain import clock
 from engagement.domain.ingestion import ingest

@@ -10,9 +10,6 @@ from functools import cache
 from importlib import import_module
 from typing import Any
 
-from aws_lambda_powertools.event_handler.openapi.merge import OpenAPIMerge
-from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
-
 from engagement.api.resolver import BEARER_SCHEME
 from engagement.topology import TOPOLOGY
 
@@ -29,6 +26,10 @@ ROUTE_MODULES = {"ingest": "engagement.api.events", "query": "engagement.api.use
 
 @cache
 def document() -> dict[str, Any]:
+    # Imported here, not at module level: only a request for the document pays for them.
+    from aws_lambda_powertools.event_handler.openapi.merge import OpenAPIMerge  # noqa: PLC0415
+    from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer  # noqa: PLC0415
+
     merge = OpenAPIMerge(
         title=TITLE,
         version=VERSION,

@@ -11,8 +11,8 @@ from pydantic import AwareDatetime, BeforeValidator
 
 from engagement import deps
 from engagement.api import openapi
-from engagement.api.models import EngagementDetail, EngagementList, EngagementSummary, UserStatsResponse
 from engagement.api.resolver import resolver_for
+from engagement.api.score_models import EngagementDetail, EngagementList, EngagementSummary, UserStatsResponse
 from engagement.domain import clock
 from engagement.domain.linear import LINEAR
 from engagement.domain.queries import engagement, ranked_engagements, user_stats

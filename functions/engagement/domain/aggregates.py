@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from engagement.domain.events import EventType
+from engagement.domain.event_types import EventType
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from enum import StrEnum
 from typing import Annotated, Any, Self
 
 from pydantic import (
@@ -26,23 +25,8 @@ from pydantic import (
 )
 
 from engagement.domain.errors import FieldProblem
+from engagement.domain.event_types import EventType
 from engagement.domain.timefmt import rfc3339
-
-
-class EventType(StrEnum):
-    # chat engagement (Telegram)
-    QUERY = "query"
-    VIEW = "view"
-    MENTION = "mention"
-    # SMS engagement
-    DELIVERED = "delivered"
-    OPENED = "opened"
-    CLICKED = "clicked"
-    RESPONDED = "responded"
-    CONVERTED = "converted"
-    OPTED_OUT = "opted_out"
-    BOUNCED = "bounced"
-
 
 CONTEXT_MAX_CHARS = 200
 METADATA_MAX_BYTES = 2048
@@ -57,6 +41,9 @@ Identifier = Annotated[
 ]
 EventId = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[!-~]+$")]
 Source = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_.-]*$")]
+
+
+__all__ = ["EngagementEvent", "EventIn", "EventType", "derive_event_id", "future_problems", "stable_id"]
 
 
 class _EventFields(BaseModel):

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from engagement.domain.aggregates import Aggregate, AggregateDelta, AggregateKey
-from engagement.domain.events import EngagementEvent
+
+if TYPE_CHECKING:
+    from engagement.domain.events import EngagementEvent
 
 
 class AppliedDelta(Protocol):

@@ -12,14 +12,13 @@ from engagement import deps
 from engagement.domain.maintenance import cleanup
 from engagement.domain.timefmt import rfc3339
 from engagement.handlers._schedule import scheduled_instant
-from engagement.observability import logger, metrics, tracer
+from engagement.observability import emit_metrics, logger, metrics
 
-deps.store()
+deps.init()  # clients are built during init, not on the first request
 
 
 @logger.inject_lambda_context(clear_state=True)
-@metrics.log_metrics
-@tracer.capture_lambda_handler(capture_response=False)
+@emit_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     run_at = scheduled_instant(event)
     report = cleanup(deps.store(), run_at)

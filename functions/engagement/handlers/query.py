@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from engagement import deps
 from engagement.api.http import serve
 from engagement.api.users import app
-from engagement.observability import logger, tracer
+from engagement.observability import logger
 
-deps.store()  # build the DynamoDB client during init, not on the first request
+deps.init()  # clients are built during init, not on the first request
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
+@logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return serve(app, event, context)

@@ -23,11 +23,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from engagement import deps
 from engagement.domain.aggregates import ObservedEvent
 from engagement.domain.scoring import BatchOutcome, score_batch
-from engagement.observability import logger, metrics, tracer
+from engagement.observability import emit_metrics, logger, metrics
 from engagement.store.items import observed_event
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
-deps.store()  # build the DynamoDB client during init, not on the first batch
+deps.init()  # clients are built during init, not on the first request
 
 
 class StreamBatch:
@@ -78,8 +78,7 @@ def _recorded_s(record: DynamoDBRecord) -> int:
 
 
 @logger.inject_lambda_context(clear_state=True)
-@metrics.log_metrics
-@tracer.capture_lambda_handler(capture_response=False)
+@emit_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     batch = StreamBatch(event.get("Records", []))
     outcome = score_batch(batch.events, deps.store())

@@ -20,7 +20,6 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from engagement.domain.aggregates import Aggregate, AggregateDelta, AggregateKey, ObservedEvent
 from engagement.domain.errors import StoreError
-from engagement.domain.events import EngagementEvent
 from engagement.domain.timefmt import to_ms
 from engagement.store.dedupe import DedupeRing
 from engagement.store.items import (
@@ -36,6 +35,8 @@ from engagement.topology import AGGREGATES, EVENTS, TOPOLOGY
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
+
+    from engagement.domain.events import EngagementEvent
 
 # Short timeouts and few attempts: API Gateway gives up after 29 s and providers retry anyway,
 # so a slow store should surface as a 5xx quickly rather than hold the connection.

@@ -24,11 +24,15 @@ import json
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engagement.domain.aggregates import Aggregate, AggregateKey, ObservedEvent
-from engagement.domain.events import EngagementEvent, EventType
+from engagement.domain.event_types import EventType
 from engagement.domain.timefmt import rfc3339, to_ms
+
+if TYPE_CHECKING:
+    # Only ingest builds event items; the other functions never import pydantic through here.
+    from engagement.domain.events import EngagementEvent
 
 USER_SK = "#USER"
 PAIR_SK_PREFIX = "I#"

@@ -1,48 +1,14 @@
-"""Request and response models of the HTTP API: the contract the OpenAPI document publishes."""
+"""Response models of the score routes: the contract the OpenAPI document publishes."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
-from engagement.domain.events import EventIn
-from engagement.domain.ingestion import IngestOutcome
 from engagement.domain.maintenance import SCORE_DECIMALS
 from engagement.domain.queries import ScoredEngagement, UserStats
 from engagement.domain.timefmt import from_ms
-
-MAX_EVENTS_PER_REQUEST = 100
-
-
-class IngestRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    events: list[EventIn] = Field(min_length=1, max_length=MAX_EVENTS_PER_REQUEST)
-
-
-class EventStatus(BaseModel):
-    index: int
-    event_id: str
-    status: Literal["accepted", "duplicate"] = Field(
-        description="accepted: stored now; duplicate: an event with this id was already stored"
-    )
-
-
-class IngestResponse(BaseModel):
-    accepted: int
-    duplicates: int
-    results: list[EventStatus]
-
-    @classmethod
-    def of(cls, outcomes: list[IngestOutcome]) -> IngestResponse:
-        accepted = sum(1 for o in outcomes if o.status == "accepted")
-        return cls(
-            accepted=accepted,
-            duplicates=len(outcomes) - accepted,
-            results=[EventStatus(index=o.index, event_id=o.event_id, status=o.status) for o in outcomes],
-        )
 
 
 def _round(score: float) -> float:

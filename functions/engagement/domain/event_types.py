@@ -1,0 +1,21 @@
+"""Engagement event types, in a module without pydantic: the scorer and the scheduled jobs need
+the names but not the request model, and pydantic's import is a measurable part of a cold start."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class EventType(StrEnum):
+    # chat engagement (Telegram)
+    QUERY = "query"
+    VIEW = "view"
+    MENTION = "mention"
+    # SMS engagement
+    DELIVERED = "delivered"
+    OPENED = "opened"
+    CLICKED = "clicked"
+    RESPONDED = "responded"
+    CONVERTED = "converted"
+    OPTED_OUT = "opted_out"
+    BOUNCED = "bounced"
