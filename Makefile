@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export AWS_ACCOUNT_ID_ENDPOINT_MODE := disabled
 
-.PHONY: install run test lint typecheck unit bench synth clean
+.PHONY: install run test lint typecheck unit bench synth clean node
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,7 +29,11 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-test: lint typecheck
+# The CDK synth (tests/infra, make synth) runs through jsii, which needs Node.js; the runner does not.
+node:
+	@command -v node >/dev/null || { echo "Node.js 18+ is required for the CDK synth (jsii). Install it, then rerun." >&2; exit 1; }
+
+test: node lint typecheck
 	$(BIN)/pytest
 
 unit: install
@@ -38,7 +42,7 @@ unit: install
 bench: install
 	$(BIN)/python -m bench
 
-synth: install
+synth: node install
 	$(BIN)/python -m infra.cloud.app
 
 clean:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from engagement.topology import TOPOLOGY
+from engagement.topology import METRICS_NAMESPACE, SERVICE_NAME, TOPOLOGY
 from infra.local.tables import table_environment
 
 REGION = "us-east-1"
@@ -30,16 +30,16 @@ DEPLOYED_POWERTOOLS = {
     # What infra/cloud/functions.py gives every function: INFO logs and EMF metrics are part of
     # what a deployed request costs. Tracing stays off: it needs the X-Ray daemon of a real
     # Lambda sandbox (Powertools disables it outside Lambda in any case).
-    "POWERTOOLS_SERVICE_NAME": "engagement",
-    "POWERTOOLS_METRICS_NAMESPACE": "EngagementScoring",
+    "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
+    "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
     "POWERTOOLS_LOG_LEVEL": "INFO",
     "POWERTOOLS_TRACE_DISABLED": "true",
 }
 
 TEST_POWERTOOLS = {
     # As tests/conftest.py sets them. Import cost does not depend on these values.
-    "POWERTOOLS_SERVICE_NAME": "engagement",
-    "POWERTOOLS_METRICS_NAMESPACE": "EngagementScoring",
+    "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
+    "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
     "POWERTOOLS_METRICS_DISABLED": "true",
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_LOG_LEVEL": "WARNING",

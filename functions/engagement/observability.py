@@ -1,7 +1,6 @@
 """Logger and metrics shared by every function, configured by Powertools' variables.
 
-``POWERTOOLS_SERVICE_NAME`` and ``POWERTOOLS_METRICS_NAMESPACE`` are set by the stack (and by
-the local runner); the defaults below keep a bare import working in tests and benchmarks.
+The names come from the topology, which the stack and the local runner read too.
 Metrics are added inside handlers only: a metric created at import time is emitted on cold
 starts alone.
 
@@ -19,11 +18,10 @@ from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger, Metrics
 
-SERVICE = "engagement"
-NAMESPACE = "EngagementScoring"
+from engagement.topology import METRICS_NAMESPACE, SERVICE_NAME
 
-logger = Logger(service=SERVICE)
-metrics = Metrics(service=SERVICE, namespace=NAMESPACE)
+logger = Logger(service=SERVICE_NAME)
+metrics = Metrics(service=SERVICE_NAME, namespace=METRICS_NAMESPACE)
 
 # A request refused before reaching the domain records no metric; that is expected, not a
 # misconfiguration, so Powertools' "no application metrics" warning is noise here.

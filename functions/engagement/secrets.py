@@ -11,6 +11,11 @@ import time
 
 from engagement.topology import SecretSpec
 
+
+class SecretUnavailable(Exception):
+    """The secret store could not be read (throttled, denied, unreachable): retry later."""
+
+
 CACHE_SECONDS = 300
 # A failed check may mean the secret was rotated; refetch, but not more often than this, so a
 # flood of bad requests cannot turn into a flood of Secrets Manager calls.
@@ -20,7 +25,8 @@ _last_forced_refresh: dict[str, float] = {}
 
 
 def secret_value(spec: SecretSpec, *, refresh: bool = False) -> str | None:
-    local = os.environ.get(spec.local_env)
+    # In Lambda only Secrets Manager counts: a stray variable must not silently stop rotation.
+    local = None if os.environ.get("AWS_LAMBDA_FUNCTION_NAME") else os.environ.get(spec.local_env)
     if local is not None:
         return local
     arn = os.environ.get(spec.arn_env)
@@ -35,5 +41,8 @@ def secret_value(spec: SecretSpec, *, refresh: bool = False) -> str | None:
         if now - _last_forced_refresh.get(spec.key, float("-inf")) >= FORCED_REFRESH_INTERVAL_S:
             _last_forced_refresh[spec.key] = now
             force = True
-    value = parameters.get_secret(arn, max_age=CACHE_SECONDS, force_fetch=force)
+    try:
+        value = parameters.get_secret(arn, max_age=CACHE_SECONDS, force_fetch=force)
+    except parameters.exceptions.GetParameterError as exc:
+        raise SecretUnavailable(f"cannot read secret {spec.key}: {exc}") from exc
     return value if isinstance(value, str) else None

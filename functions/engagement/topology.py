@@ -115,6 +115,16 @@ class StreamMappingSpec:
     on_failure: Literal["queue"] = "queue"
     """Batches that exhaust retries or age go to the failure queue (metadata only, as Lambda does)."""
 
+    def __post_init__(self) -> None:
+        # Lambda's own bounds, and no "-1 = forever": an unbounded age lets one poison record
+        # stall its shard for the stream's whole 24 h retention.
+        if not 60 <= self.max_record_age_s <= 604_800:
+            raise ValueError("max_record_age_s must be within 60..604800")
+        if not 0 <= self.retry_attempts <= 10_000:
+            raise ValueError("retry_attempts must be within 0..10000")
+        if not 1 <= self.batch_size <= 10_000 or not 0 <= self.max_batching_window_s <= 300:
+            raise ValueError("batch_size must be within 1..10000 and the window within 0..300 s")
+
 
 @dataclass(frozen=True)
 class ScheduleSpec:
@@ -154,6 +164,10 @@ def _one(items: tuple[_T, ...], wanted: str, name_of: Callable[[_T], str]) -> _T
             return item
     raise KeyError(wanted)
 
+
+SERVICE_NAME = "engagement"
+"""Powertools' service name in logs and metrics, everywhere the functions run."""
+METRICS_NAMESPACE = "EngagementScoring"
 
 EVENTS = TableSpec(
     key="events",

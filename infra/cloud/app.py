@@ -12,7 +12,7 @@ from pathlib import Path
 
 from aws_cdk import App, Tags
 
-from engagement.topology import TOPOLOGY, Topology
+from engagement.topology import SERVICE_NAME, TOPOLOGY, Topology
 from infra.cloud.config import StageConfig, stage_from_context
 from infra.cloud.service import ServiceStack
 from infra.cloud.stateful import StatefulStack
@@ -40,7 +40,7 @@ def build(app: App, stage: StageConfig, *, topology: Topology = TOPOLOGY) -> Eng
         functions_dir=FUNCTIONS_DIR,
     )
     for stack in (stateful, service):
-        Tags.of(stack).add("service", "engagement")
+        Tags.of(stack).add("service", SERVICE_NAME)
         Tags.of(stack).add("stage", stage.name)
     return EngagementStacks(stateful=stateful, service=service)
 

@@ -17,7 +17,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from engagement.topology import Access, FunctionSpec, Topology
+from engagement.topology import METRICS_NAMESPACE, SERVICE_NAME, Access, FunctionSpec, Topology
 from infra.cloud.config import StageConfig
 from infra.cloud.naming import function_id, pascal
 from infra.cloud.stateful import StatefulResources
@@ -34,8 +34,8 @@ POWERTOOLS_LAYER_PARAMETER = (
 )
 
 POWERTOOLS_ENVIRONMENT = {
-    "POWERTOOLS_SERVICE_NAME": "engagement",
-    "POWERTOOLS_METRICS_NAMESPACE": "EngagementScoring",
+    "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
+    "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
     "POWERTOOLS_LOG_LEVEL": "INFO",
 }
 

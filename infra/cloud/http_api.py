@@ -28,8 +28,8 @@ ACCESS_LOG_FIELDS = {
     "requestTime": "$context.requestTime",
     "ip": "$context.identity.sourceIp",
     "userAgent": "$context.identity.userAgent",
+    # The route key, not the path: paths carry user ids, and those are phone numbers for SMS.
     "routeKey": "$context.routeKey",
-    "path": "$context.path",
     "status": "$context.status",
     "protocol": "$context.protocol",
     "responseLength": "$context.responseLength",

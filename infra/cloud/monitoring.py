@@ -46,7 +46,8 @@ class ServiceAlarms(Construct):
             self._at_least_once(
                 f"{pascal(function_name)}StreamFailures",
                 queue.metric_approximate_number_of_messages_visible(period=PERIOD, statistic="Maximum"),
-                f"{function_name}: a stream batch was given up; redrive it within 24 h",
+                f"{function_name}: a stream batch was given up. Its healthy records were applied; "
+                "rebuild the affected aggregates from the event log rather than replaying the range",
             )
         for function_name in stream_consumers:
             self.alarms.append(

@@ -93,10 +93,11 @@ import secrets
 import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Final
 from urllib.parse import unquote_plus
 
+from engagement.domain.timefmt import to_ms
 from engagement.topology import RouteSpec
 
 DEFAULT_STAGE: Final = "$default"
@@ -107,7 +108,6 @@ DEFAULT_ROUTE_KEY: Final = "$default"
 _ANY_METHOD: Final = "ANY"
 _HEXDIGITS: Final = frozenset(string.hexdigits.encode("ascii"))
 _MONTHS: Final = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 _TEXT_MEDIA_TYPES: Final = frozenset({"application/json", "application/xml", "application/javascript"})
 _TEXT_SUFFIXES: Final = ("+json", "+xml")
@@ -400,8 +400,8 @@ def format_request_time(now: datetime) -> str:
 
 
 def epoch_millis(now: datetime) -> int:
-    """``requestContext.timeEpoch``: integer milliseconds, without float rounding."""
-    return (now.astimezone(UTC) - _EPOCH) // timedelta(milliseconds=1)
+    """``timeEpoch``: milliseconds since the epoch, as everywhere in this project."""
+    return to_ms(now)
 
 
 def _split_headers(

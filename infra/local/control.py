@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from engagement.domain.timefmt import parse_rfc3339
 from infra.local.apigw import HttpResponse
-from infra.local.gateway import CONTROL_PREFIX, Request
+from infra.local.gateway import Request
+from infra.local.recording import CONTROL_PREFIX
 
 if TYPE_CHECKING:
     from infra.local.system import LocalSystem

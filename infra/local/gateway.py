@@ -27,9 +27,7 @@ from infra.local.apigw import (
     to_http_response,
 )
 from infra.local.lambdas import LocalFunction
-from infra.local.recording import Recorder, should_record
-
-CONTROL_PREFIX = "/_local/"
+from infra.local.recording import CONTROL_PREFIX, Recorder, should_record
 
 
 @dataclass(frozen=True)
@@ -110,8 +108,7 @@ class Gateway:
                 started = time.monotonic()
                 target = self.path
                 path, _, query = target.partition("?")
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
+                body = self._read_body()
                 request = Request(
                     method=self.command,
                     path=path,
@@ -135,6 +132,19 @@ class Gateway:
                 took_ms = (time.monotonic() - started) * 1000
                 if not path.startswith(CONTROL_PREFIX):
                     gateway.log(f"{self.command} {target} -> {response.status} ({took_ms:.0f} ms)")
+
+            def _read_body(self) -> bytes:
+                """By Content-Length, or chunk by chunk (API Gateway accepts both)."""
+                if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+                    chunks = []
+                    while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
+                        chunks.append(self.rfile.read(size))
+                        self.rfile.readline()  # the CRLF after each chunk
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                    return b"".join(chunks)
+                length = int(self.headers.get("Content-Length") or 0)
+                return self.rfile.read(length) if length else b""
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _answer
 

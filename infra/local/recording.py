@@ -50,10 +50,7 @@ FORMAT_VERSION = 1
 _T = TypeVar("_T")
 
 CONTROL_PREFIX = "/_local/"
-"""Same value as ``infra.local.gateway.CONTROL_PREFIX`` (a unit test holds them equal).
-
-Not imported from there because the gateway imports this module.
-"""
+"""The runner's own API (the gateway imports this): never recorded, never forwarded to a function."""
 
 
 def should_record(path: str) -> bool:

@@ -430,6 +430,13 @@ def run(args: argparse.Namespace) -> int:
     secrets = dict(args.secrets)
     if args.api_key is not None:
         secrets["api_key"] = args.api_key
+    unused = sorted(set(secrets) - {resigner.name for resigner in RESIGNERS})
+    if unused:
+        known = ", ".join(resigner.name for resigner in RESIGNERS)
+        print(
+            f"replay: no re-signer uses {', '.join(unused)} (known: {known}); sent as recorded",
+            file=sys.stderr,
+        )
     results = replay(
         requests,
         args.to,

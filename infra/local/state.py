@@ -7,6 +7,7 @@ clock a month must not look like it comes from the future on the next start.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 from dataclasses import dataclass
@@ -23,6 +24,33 @@ FORMAT_VERSION = 1
 BATCH = 25  # BatchWriteItem's limit
 
 
+def to_json_value(value: dict[str, Any]) -> dict[str, Any]:
+    """One attribute value as DynamoDB's JSON wire format writes it: binary as base64 text."""
+    ((kind, inner),) = value.items()
+    if kind == "B":
+        return {kind: base64.b64encode(inner).decode()}
+    if kind == "BS":
+        return {kind: [base64.b64encode(member).decode() for member in inner]}
+    if kind == "M":
+        return {kind: {k: to_json_value(v) for k, v in inner.items()}}
+    if kind == "L":
+        return {kind: [to_json_value(v) for v in inner]}
+    return value
+
+
+def from_json_value(value: dict[str, Any]) -> dict[str, Any]:
+    ((kind, inner),) = value.items()
+    if kind == "B":
+        return {kind: base64.b64decode(inner)}
+    if kind == "BS":
+        return {kind: [base64.b64decode(member) for member in inner]}
+    if kind == "M":
+        return {kind: {k: from_json_value(v) for k, v in inner.items()}}
+    if kind == "L":
+        return {kind: [from_json_value(v) for v in inner]}
+    return value
+
+
 @dataclass(frozen=True)
 class SavedState:
     now: datetime
@@ -35,7 +63,10 @@ class SavedState:
             if key not in tables:
                 continue  # a table the topology no longer declares
             for start in range(0, len(items), BATCH):
-                requests: Any = [{"PutRequest": {"Item": item}} for item in items[start : start + BATCH]]
+                requests: Any = [
+                    {"PutRequest": {"Item": {k: from_json_value(v) for k, v in item.items()}}}
+                    for item in items[start : start + BATCH]
+                ]
                 pending = {tables[key]: requests}
                 while pending:
                     pending = client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
@@ -59,7 +90,7 @@ class StateFile:
         items: dict[str, list[dict[str, Any]]] = {}
         for key, name in tables.items():
             items[key] = [
-                item
+                {k: to_json_value(dict(v)) for k, v in item.items()}
                 for page in client.get_paginator("scan").paginate(TableName=name)
                 for item in page["Items"]
             ]

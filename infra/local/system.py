@@ -21,7 +21,7 @@ import boto3
 
 from engagement.domain import clock as process_clock
 from engagement.domain.timefmt import rfc3339
-from engagement.topology import TOPOLOGY
+from engagement.topology import METRICS_NAMESPACE, SERVICE_NAME, TOPOLOGY
 from infra.local.clock import RunnerClock
 from infra.local.control import ControlApi
 from infra.local.dynamodb_server import DynamoDBServer
@@ -167,8 +167,12 @@ class LocalSystem:
         for pump in self.pumps:
             pump.stop()
         if self.config.state_file and self._dynamodb:
+            self.faults.clear()  # an armed fault must not keep the last records from being delivered
             with self._time_lock:
-                self._drain()
+                try:
+                    self._drain()
+                except TimeoutError:
+                    self.log("error", "the stream did not settle before exit; undelivered records are lost")
                 saved = StateFile(self.config.state_file).save(
                     boto3.client("dynamodb"), self.tables, self.clock.now()
                 )
@@ -188,8 +192,8 @@ class LocalSystem:
             "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
             "AWS_ENDPOINT_URL_DYNAMODB": self.dynamodb_url,
             "AWS_ENDPOINT_URL_DYNAMODB_STREAMS": self.dynamodb_url,
-            "POWERTOOLS_SERVICE_NAME": "engagement",
-            "POWERTOOLS_METRICS_NAMESPACE": "EngagementScoring",
+            "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
+            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
             "POWERTOOLS_METRICS_DISABLED": "true",
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_LOG_LEVEL": self.config.log_level,

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import signal
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from .conftest import KEY, Runner
+from .conftest import KEY, Runner, start_runner
 
 pytestmark = pytest.mark.e2e
 
@@ -46,7 +45,6 @@ def test_events_posted_over_http_are_scored_once(runner: Runner) -> None:
     # Redelivery: the provider resends the same request; nothing new is stored or counted.
     status, again = runner.request("POST", "/v1/events", {"events": events})
     assert (status, again["duplicates"]) == (202, 3)
-    time.sleep(1.5)  # longer than the mapping's batching window
     detail = runner.wait_for("/v1/users/4242/engagements/AI-1799", lambda b: True)
     assert detail["interaction_count"] == 2
     assert detail["counts"] == {"mention": 1, "query": 1}
@@ -62,7 +60,41 @@ def test_refusals_over_http(runner: Runner) -> None:
     assert body["details"][0]["field"].startswith("events[0].")
 
 
-def test_ctrl_c_stops_the_runner_cleanly(runner: Runner) -> None:
-    runner.process.send_signal(signal.SIGINT)
-    assert runner.process.wait(timeout=10) == 0
-    assert runner.logged("stopping")
+def test_a_chunked_request_body_arrives_whole(runner: Runner) -> None:
+    import http.client
+    import json as jsonlib
+
+    body = jsonlib.dumps(
+        {
+            "events": [
+                {
+                    "user_id": "chunky",
+                    "item_id": "AI-1",
+                    "type": "query",
+                    "occurred_at": datetime.now(UTC).isoformat(),
+                }
+            ]
+        }
+    ).encode()
+    host, port = runner.url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    connection.putrequest("POST", "/v1/events")
+    for name, value in (
+        ("Content-Type", "application/json"),
+        ("Authorization", f"Bearer {KEY}"),
+        ("Transfer-Encoding", "chunked"),
+    ):
+        connection.putheader(name, value)
+    connection.endheaders()
+    for piece in (body[:10], body[10:]):
+        connection.send(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+    connection.send(b"0\r\n\r\n")
+    response = connection.getresponse()
+    assert (response.status, jsonlib.loads(response.read())["accepted"]) == (202, 1)
+
+
+def test_ctrl_c_stops_the_runner_cleanly() -> None:
+    with start_runner() as own:
+        own.process.send_signal(signal.SIGINT)
+        assert own.process.wait(timeout=10) == 0
+        assert own.logged("stopping")

@@ -54,16 +54,17 @@ def count_for(runner: Runner, user: str, item: str = "AI-1") -> int | None:
 def test_a_poison_record_reaches_the_failure_store_while_the_records_after_it_are_scored(
     runner: Runner,
 ) -> None:
+    before = len(runner.control("GET", "failures")["failures"])
     runner.control("POST", "faults", {"fail_records": {"user_id": "poison-1"}})
     try:
         runner.post_events(event("before-1"), event("poison-1"), event("after-1"), event("after-2"))
         runner.control("POST", "settle")
     finally:
         runner.control("DELETE", "faults")
-    failures = runner.control("GET", "failures")["failures"]
-    poisoned = [f for f in failures if f["DDBStreamBatchInfo"]["batchSize"] >= 1]
-    assert poisoned, "the poison batch must be reported"
-    assert poisoned[-1]["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    [poisoned] = runner.control("GET", "failures")["failures"][before:]
+    assert poisoned["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    # Checkpointed at the poison record: the discarded range is it and the two records after it.
+    assert poisoned["DDBStreamBatchInfo"]["batchSize"] == 3
     assert (count_for(runner, "before-1"), count_for(runner, "after-1"), count_for(runner, "after-2")) == (
         1,
         1,
@@ -102,10 +103,12 @@ def test_a_transient_failure_heals_and_counts_once(runner: Runner) -> None:
 
 
 def test_throttled_writes_are_retried_by_the_sdk_or_answered_with_a_503(runner: Runner) -> None:
+    runner.control("POST", "settle")  # nothing else may write while throttles are armed
     runner.control("POST", "faults", {"throttle_writes": 1})
     status, body = runner.request("POST", "/v1/events", {"events": [event("throttle-1")]})
     assert (status, body["accepted"]) == (202, 1)  # one throttle: boto3's retry absorbs it
     assert runner.control("GET", "faults")["throttle_writes"] == 0
+    runner.control("POST", "settle")
 
     runner.control("POST", "faults", {"throttle_writes": 50})
     try:
@@ -121,23 +124,31 @@ def test_throttled_writes_are_retried_by_the_sdk_or_answered_with_a_503(runner: 
 def test_advancing_the_clock_runs_decay_and_cleanup_once_each_at_their_instants(runner: Runner) -> None:
     now = parse_rfc3339(runner.control("GET", "status")["now"])
     runner.post_events(event("clock-1", at=now - timedelta(minutes=1)))  # not settled on purpose
-    next_sunday = (now + timedelta(days=(6 - now.weekday()) % 7 or 7)).replace(
-        hour=2, minute=30, second=0, microsecond=0
-    )
-    report = runner.control("POST", "clock", {"set": next_sunday.isoformat()})
+    target = now.replace(hour=2, minute=30, second=0, microsecond=0) + timedelta(days=(6 - now.weekday()) % 7)
+    if target <= now:
+        target += timedelta(days=7)  # the next Sunday 02:30 strictly after now
+    report = runner.control("POST", "clock", {"set": target.isoformat()})
 
-    runs = [(r["schedule"], r["at"]) for r in report["runs"]]
-    midnights = {(now + timedelta(days=d)).date() for d in range(1, 8)}
-    expected_decays = sorted(
-        d for d in midnights if datetime(d.year, d.month, d.day, tzinfo=UTC) <= next_sunday
-    )
-    assert [at for name, at in runs if name == "decay"] == [
-        f"{d.isoformat()}T00:00:00Z" for d in expected_decays
+    midnights = [
+        datetime(d.year, d.month, d.day, tzinfo=UTC)
+        for d in ((now + timedelta(days=n)).date() for n in range(1, 9))
     ]
-    assert [at for name, at in runs if name == "cleanup"] == [f"{next_sunday.date().isoformat()}T02:00:00Z"]
-    assert len(runs) == len(set(runs))
-    first_decay = next(r for r in report["runs"] if r["schedule"] == "decay")
-    assert first_decay["result"]["examined"] >= 1  # the unsettled event was scored before the run
+    expected_decays = [m for m in midnights if now < m <= target]
+    expected_cleanups = [
+        m.replace(hour=2) for m in midnights if m.weekday() == 6 and now < m.replace(hour=2) <= target
+    ]
+    runs = [(r["schedule"], parse_rfc3339(r["at"])) for r in report["runs"]]
+    assert [at for name, at in runs if name == "decay"] == expected_decays
+    assert [at for name, at in runs if name == "cleanup"] == expected_cleanups == [target.replace(minute=0)]
+    assert [at for _, at in runs] == sorted(at for _, at in runs)
+
+    # The event was still in flight when the clock moved; it was scored before the runs, so the
+    # last decay run materialized its score.
+    stored = dynamodb(runner).get_item(
+        TableName=runner.control("GET", "status")["tables"]["aggregates"],
+        Key={"pk": {"S": "U#clock-1"}, "sk": {"S": "I#AI-1"}},
+    )["Item"]
+    assert int(stored["score_at_ms"]["N"]) == int(expected_decays[-1].timestamp() * 1000)
 
     again = runner.control("POST", "clock", {"advance": "1m"})
     assert again["runs"] == []

@@ -59,11 +59,13 @@ def aggregate_items(aggregates_table: str) -> dict[tuple[str, str], dict[str, An
     for page in client.get_paginator("scan").paginate(TableName=aggregates_table):
         for item in page["Items"]:
             # Sets have no order on the wire; the write counter is not content.
-            normalized = {
-                k: {"SS": sorted(v["SS"])} if "SS" in v else v for k, v in item.items() if k != "ver"
-            }
+            normalized = {k: _sorted_sets(v) for k, v in item.items() if k != "ver"}
             items[(item["pk"]["S"], item["sk"]["S"])] = normalized
     return items
+
+
+def _sorted_sets(value: dict[str, Any]) -> dict[str, Any]:
+    return {kind: sorted(members) for kind, members in value.items()} if set(value) & {"SS", "BS"} else value
 
 
 def wipe(table: str, keys: tuple[str, ...] = ("pk", "sk")) -> None:

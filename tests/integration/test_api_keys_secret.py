@@ -52,3 +52,20 @@ def test_failed_checks_do_not_refetch_the_secret_on_every_request(
     for _ in range(5):
         assert call("GET", "/v1/users/u/engagements", key="guess").status == 401
     assert fetches.count(True) == 1  # one forced refresh, then the interval holds
+
+
+def test_an_unreadable_secret_answers_503_not_401(secret_arn: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(
+        API_KEYS.arn_env, "arn:aws:secretsmanager:us-east-1:123456789012:secret:missing-AbCdEf"
+    )
+    answer = call("GET", "/v1/users/u/engagements", key="cloud-key")
+    assert (answer.status, answer.body["error"]) == (503, "auth_unavailable")
+
+
+def test_in_lambda_a_stray_key_variable_does_not_bypass_the_secret(
+    secret_arn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "query")
+    monkeypatch.setenv(API_KEYS.local_env, "stray-key")
+    assert call("GET", "/v1/users/u/engagements", key="stray-key").status == 401
+    assert call("GET", "/v1/users/u/engagements", key="cloud-key").status == 200

@@ -64,15 +64,20 @@ def test_the_same_run_twice_writes_nothing_the_second_time(tables: dict[str, str
     assert (again["written"], again["already_done"]) == (0, 2)
 
 
-def test_a_later_run_rewrites_only_what_changed(tables: dict[str, str]) -> None:
+def test_every_live_score_moves_with_time_so_a_later_run_rewrites_it(tables: dict[str, str]) -> None:
     engage("AI-1", RUN - timedelta(days=3))
     invoke("decay", RUN)
     engage("AI-2", RUN + timedelta(hours=1))
-    # A fresh engagement evaluated an instant later: one item changes, the other stays at 1.0 recency.
     later = invoke("decay", RUN + timedelta(days=1))
-    assert later["examined"] == 2
-    assert later["written"] == 2
+    assert (later["examined"], later["written"], later["unchanged"]) == (2, 2, 0)
     assert invoke("decay", RUN + timedelta(days=1))["written"] == 0
+
+
+def test_a_score_that_decayed_to_nothing_is_not_rewritten(tables: dict[str, str]) -> None:
+    engage("GONE", RUN - timedelta(days=200))  # rounds to 0.000000 at any later instant
+    assert invoke("decay", RUN)["written"] == 1
+    later = invoke("decay", RUN + timedelta(days=1))
+    assert (later["written"], later["unchanged"]) == (0, 1)
 
 
 def test_cleanup_deletes_only_what_scored_out_after_ninety_idle_days(tables: dict[str, str]) -> None:

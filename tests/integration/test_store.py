@@ -128,7 +128,7 @@ def test_tokens_expire_from_the_ring_once_they_cannot_be_redelivered(tables: dic
     store.apply(delta(old))
     store.apply(delta(later))
     seen = {k: v for k, v in raw_item(tables, PAIR).items() if k.startswith("seen")}
-    assert seen == {"seen2": {"SS": [DedupeRing.token("later")]}}
+    assert seen == {"seen2": {"BS": [DedupeRing.token("later")]}}
 
 
 def test_listing_and_scanning_return_every_pair_without_dedupe_sets(tables: dict[str, str]) -> None:
@@ -179,4 +179,46 @@ def test_an_unreachable_store_raises_a_retryable_error(tables: dict[str, str]) -
     ).resolve()
     with pytest.raises(StoreError) as raised:
         store.put_event(event, received_at=datetime.now(UTC))
+    assert raised.value.retryable
+
+
+class ConcurrentWriter:
+    """Before each of the adapter's version-checked writes, another writer adds an event first."""
+
+    def __init__(self, store: DynamoStore, rivals: int, tables: dict[str, str]) -> None:
+        self.rivals, self.sent = rivals, 0
+        self.other = DynamoStore(
+            boto3.client("dynamodb"),
+            events_table=tables["events"],
+            aggregates_table=tables["aggregates"],
+            ring=DedupeRing(),
+        )
+        store._client.meta.events.register("before-call.dynamodb.UpdateItem", self)
+
+    def __call__(self, params: dict[str, object], **_: object) -> None:
+        condition = str(params.get("ConditionExpression", ""))
+        if "NOT contains" in condition or "<=" in condition or self.sent >= self.rivals:
+            return  # a fast-path write, or no rivals left
+        self.sent += 1
+        self.other.apply(delta(observed(f"rival-{self.sent}", T0 + 1000 + self.sent)))
+
+
+def test_a_write_that_loses_a_race_retries_on_the_newer_item(tables: dict[str, str]) -> None:
+    store = DynamoStore.from_environment()
+    store.apply(delta(observed("e1", T0 + 100)))
+    rival = ConcurrentWriter(store, rivals=2, tables=tables)
+    result = store.apply(delta(observed("e0", T0), observed("e1", T0 + 100)))  # forces the exact path
+    assert (result.applied, result.duplicates, rival.sent) == (1, 1, 2)
+    aggregate = store.get_aggregate(PAIR)
+    assert aggregate is not None
+    assert aggregate.interaction_count == 4  # e1, e0 and both rivals, each once
+    assert (aggregate.first_ms, aggregate.last_ms) == (T0, T0 + 1002)
+
+
+def test_an_aggregate_that_never_stops_changing_fails_retryably(tables: dict[str, str]) -> None:
+    store = DynamoStore.from_environment()
+    store.apply(delta(observed("e1", T0 + 100)))
+    ConcurrentWriter(store, rivals=100, tables=tables)
+    with pytest.raises(StoreError, match="kept changing") as raised:
+        store.apply(delta(observed("e0", T0)))
     assert raised.value.retryable

@@ -46,7 +46,7 @@ def test_a_batch_becomes_one_delta_per_aggregate_touched() -> None:
 
 def test_pairs_come_before_users_so_the_order_is_deterministic() -> None:
     deltas = plan_batch([observed("e1", "u1", "A"), observed("e2", "u2", "B")])
-    assert [d.key.is_pair for d in deltas] == [True, True, False, False]
+    assert [d.key.item_id is not None for d in deltas] == [True, True, False, False]
 
 
 def test_an_event_id_repeated_within_a_batch_counts_once() -> None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import pytest
 
 from engagement.domain.aggregates import ObservedEvent
 from engagement.domain.events import EventType
-from engagement.store.dedupe import CLOCK_MARGIN_S, SLOTS, DedupeRing
+from engagement.store.dedupe import CLOCK_MARGIN_S, SLOTS, WINDOW_S, DedupeRing
 from engagement.topology import TOPOLOGY
 
 MAPPING = TOPOLOGY.stream_mapping_for("scorer")
@@ -18,15 +19,20 @@ def observed(event_id: str, recorded_s: int) -> ObservedEvent:
     return ObservedEvent(event_id, "u", "i", EventType.QUERY, 0, None, recorded_s)
 
 
-def test_window_outlasts_the_mappings_maximum_record_age() -> None:
-    ring = DedupeRing.for_mapping(MAPPING)
-    assert ring.window_s == MAPPING.max_record_age_s + CLOCK_MARGIN_S
+def test_the_window_outlasts_the_mappings_maximum_record_age() -> None:
+    assert DedupeRing.for_mapping(MAPPING).window_s >= MAPPING.max_record_age_s + CLOCK_MARGIN_S
+
+
+def test_a_mapping_that_keeps_records_longer_than_the_window_is_refused() -> None:
+    longer = replace(MAPPING, max_record_age_s=WINDOW_S)
+    with pytest.raises(ValueError, match="dedupe window"):
+        DedupeRing.for_mapping(longer)
 
 
 def test_tokens_are_short_and_distinct() -> None:
-    tokens = {DedupeRing.token(f"ev_{n}") for n in range(10_000)}
-    assert len(tokens) == 10_000
-    assert all(len(t) == 16 for t in tokens)
+    tokens = {DedupeRing.token(f"ev_{n}") for n in range(100_000)}
+    assert len(tokens) == 100_000
+    assert all(len(t) == 8 for t in tokens)
 
 
 def test_a_write_never_clears_a_slot_it_writes_to() -> None:

@@ -12,7 +12,6 @@ import pytest
 
 from infra.local import gateway
 from infra.local.recording import (
-    CONTROL_PREFIX,
     RecordedRequest,
     Recorder,
     RecordingError,
@@ -140,10 +139,6 @@ def test_reader_reports_invalid_utf8_with_its_line(tmp_path: Path) -> None:
 )
 def test_should_record_skips_exactly_the_control_api(path: str, expected: bool) -> None:
     assert should_record(path) is expected
-
-
-def test_control_prefix_matches_the_gateway() -> None:
-    assert CONTROL_PREFIX == gateway.CONTROL_PREFIX
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from typing import Any
 
 from engagement.api.errors import proxy_error
 from engagement.observability import logger
-from engagement.secrets import secret_value
+from engagement.secrets import SecretUnavailable, secret_value
 from engagement.topology import API_KEYS, TOPOLOGY
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -29,7 +29,12 @@ def refuse(event: Mapping[str, Any]) -> dict[str, Any] | None:
     route = _ROUTES.get(str(event.get("routeKey")))
     headers = event.get("headers") or {}
     if route is None or not route.public:
-        refusal = _authenticate(str(headers.get("authorization", "")))
+        try:
+            refusal = _authenticate(str(headers.get("authorization", "")))
+        except SecretUnavailable as exc:
+            # 503, not 401: the caller's key may be fine; the check could not run. Retry later.
+            logger.error("API keys unavailable", extra={"error": str(exc)})
+            return proxy_error(503, "auth_unavailable", "the API keys could not be checked; retry later")
         if refusal is not None:
             return refusal
     if route is not None and route.accepts and body:

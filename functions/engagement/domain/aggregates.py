@@ -6,7 +6,7 @@ not matter; only applying an event twice would, and the store filters duplicates
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -19,10 +19,6 @@ class AggregateKey:
 
     user_id: str
     item_id: str | None = None
-
-    @property
-    def is_pair(self) -> bool:
-        return self.item_id is not None
 
 
 @dataclass(frozen=True)
@@ -105,7 +101,3 @@ def plan_batch(events: Iterable[ObservedEvent]) -> list[AggregateDelta]:
         pairs.setdefault(AggregateKey(event.user_id, event.item_id), []).append(event)
         users.setdefault(AggregateKey(event.user_id), []).append(event)
     return [AggregateDelta(key, tuple(group)) for key, group in (*pairs.items(), *users.items())]
-
-
-def event_ids(deltas: Sequence[AggregateDelta]) -> set[str]:
-    return {e.event_id for d in deltas for e in d.events}

@@ -11,7 +11,7 @@ import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Annotated, Any, Self
+from typing import Annotated, Any
 
 from pydantic import (
     AwareDatetime,
@@ -20,8 +20,8 @@ from pydantic import (
     Field,
     JsonValue,
     StringConstraints,
+    ValidationInfo,
     field_validator,
-    model_validator,
 )
 
 from engagement.domain.errors import FieldProblem
@@ -64,6 +64,15 @@ class _EventFields(BaseModel):
         default=None, description=f"Small JSON object, at most {METADATA_MAX_BYTES} bytes serialized"
     )
 
+    @field_validator("value")
+    @classmethod
+    def _value_only_for_conversions(cls, value: Decimal | None, info: ValidationInfo) -> Decimal | None:
+        # A field validator (not a model one), so the error names events[i].value.
+        kind = info.data.get("type")  # absent when the type itself was invalid: that error suffices
+        if value is not None and kind is not None and kind is not EventType.CONVERTED:
+            raise ValueError("is only allowed on converted events")
+        return value
+
     @field_validator("occurred_at")
     @classmethod
     def _to_utc(cls, value: datetime) -> datetime:
@@ -80,12 +89,6 @@ class _EventFields(BaseModel):
         if value is not None and len(_canonical_json(value).encode()) > METADATA_MAX_BYTES:
             raise ValueError(f"metadata must serialize to at most {METADATA_MAX_BYTES} bytes")
         return value
-
-    @model_validator(mode="after")
-    def _value_only_for_conversions(self) -> Self:
-        if self.value is not None and self.type is not EventType.CONVERTED:
-            raise ValueError("value is only allowed on converted events")
-        return self
 
 
 class EventIn(_EventFields):

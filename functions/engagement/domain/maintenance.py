@@ -23,7 +23,11 @@ class DecayReport:
     examined: int = 0
     written: int = 0
     unchanged: int = 0
+    """Items whose score rounds to what is stored (in practice: decayed to 0)."""
     already_done: int = 0
+    """Items this run (or a later one) had already materialized."""
+    raced: int = 0
+    """Writes refused because the item changed or went between the read and the write."""
 
 
 @dataclass
@@ -62,7 +66,7 @@ def materialize_scores(
         if store.record_score(aggregate.key, score=score, at=run_at):
             report.written += 1
         else:
-            report.already_done += 1
+            report.raced += 1
     return report
 
 

@@ -6,18 +6,23 @@ remembers which events it has absorbed, in the same item and the same ``UpdateIt
 their counts; a write whose events were all seen before is refused by its condition.
 
 What must be remembered is bounded by the mapping's maximum record age: Lambda discards a
-record older than that, so a redelivery always arrives within ``window_s`` of the record's
-creation (``ApproximateCreationDateTime``). Time is cut into windows of ``window_s``; window
+record older than that, so a redelivery always arrives within ``WINDOW_S`` of the record's
+creation (``ApproximateCreationDateTime``). Time is cut into windows of ``WINDOW_S``; window
 ``b`` stores its tokens in set attribute ``seen{b mod 4}``. A write whose newest record lies in
 window ``b`` removes ``seen{(b - 2) mod 4}``: records from window ``b - 2`` (or older) are more
 than one window old by now and can no longer be delivered, and a record from window ``b + 2``
-cannot exist yet while one from ``b`` is still deliverable. The sets therefore hold at most two
-windows of live tokens, and nothing ever reads them except the write that checks them.
+cannot exist yet while one from ``b`` is still deliverable. The tokens that can still matter
+therefore span two windows; a slot that no write clears (an idle aggregate) keeps its dead
+tokens until the next write two windows on, so an item holds at most the tokens of its own
+last few active windows.
+
+The window is part of the stored format (it decides which attribute a token lives in), so it
+is a constant, not derived from the topology: a test holds it above the mapping's maximum record
+age plus a clock margin, and raising the age past it needs a new attribute prefix, not an edit.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -26,19 +31,24 @@ from engagement.domain.aggregates import ObservedEvent
 from engagement.topology import StreamMappingSpec
 
 SLOTS = 4
+WINDOW_S = 7 * 3600
 CLOCK_MARGIN_S = 3600
-STREAM_RETENTION_S = 24 * 3600
+TOKEN_BYTES = 8
 
 
 @dataclass(frozen=True)
 class DedupeRing:
-    window_s: int
+    window_s: int = WINDOW_S
 
     @classmethod
     def for_mapping(cls, mapping: StreamMappingSpec) -> DedupeRing:
-        """A window longer than any redelivery delay the mapping allows, with a clock margin."""
-        age = mapping.max_record_age_s if mapping.max_record_age_s > 0 else STREAM_RETENTION_S
-        return cls(window_s=age + CLOCK_MARGIN_S)
+        """The ring, after checking that no redelivery the mapping allows can outlive it."""
+        if mapping.max_record_age_s + CLOCK_MARGIN_S > WINDOW_S:
+            raise ValueError(
+                f"the mapping keeps records up to {mapping.max_record_age_s} s, longer than the dedupe "
+                f"window ({WINDOW_S} s minus a {CLOCK_MARGIN_S} s margin); see engagement.store.dedupe"
+            )
+        return cls()
 
     def slot(self, event: ObservedEvent) -> int:
         return (event.recorded_s // self.window_s) % SLOTS
@@ -55,7 +65,10 @@ class DedupeRing:
         return f"seen{slot}"
 
     @staticmethod
-    def token(event_id: str) -> str:
-        """16 characters (96 bits) instead of the full id: smaller items, negligible collisions."""
-        digest = hashlib.blake2b(event_id.encode(), digest_size=12).digest()
-        return base64.urlsafe_b64encode(digest).decode()
+    def token(event_id: str) -> bytes:
+        """8 bytes instead of the full id: small items (DynamoDB bills a write by item size).
+
+        A false match needs two of the few thousand live tokens of one aggregate to collide
+        in 64 bits: odds around 1e-12.
+        """
+        return hashlib.blake2b(event_id.encode(), digest_size=TOKEN_BYTES).digest()

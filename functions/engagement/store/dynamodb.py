@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -18,7 +19,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from engagement.domain.aggregates import Aggregate, AggregateDelta, AggregateKey, ObservedEvent
+from engagement.domain.aggregates import Aggregate, AggregateDelta, AggregateKey
 from engagement.domain.errors import StoreError
 from engagement.domain.timefmt import to_ms
 from engagement.store.dedupe import DedupeRing
@@ -109,17 +110,14 @@ class DynamoStore:
         expires_at_s = to_ms(received_at) // 1000 + self._retention_s
         item = event_item(event, received_at=received_at, expires_at_s=expires_at_s)
         try:
-            self._client.put_item(
-                TableName=self._events,
-                Item=_serialize(item),
-                ConditionExpression="attribute_not_exists(pk)",
-            )
-        except ClientError as exc:
-            if _code(exc) == CONDITION_FAILED:
-                return False
-            raise _store_error(exc, "storing an event") from exc
-        except BotoCoreError as exc:
-            raise _store_error(exc, "storing an event") from exc
+            with _translating("storing an event"):
+                self._client.put_item(
+                    TableName=self._events,
+                    Item=_serialize(item),
+                    ConditionExpression="attribute_not_exists(pk)",
+                )
+        except _ConditionFailed:
+            return False
         return True
 
     # ------------------------------------------------------------ aggregates
@@ -144,16 +142,15 @@ class DynamoStore:
         try:
             self._update(delta, exact=None)
             return ApplyResult(applied=len(delta.events), duplicates=0, read_before_write=False)
-        except ClientError as exc:
-            if _code(exc) != CONDITION_FAILED:
-                raise _store_error(exc, "updating an aggregate") from exc
-        except BotoCoreError as exc:
-            raise _store_error(exc, "updating an aggregate") from exc
-        return self._apply_after_read(delta)
+        except _ConditionFailed as refused:
+            return self._apply_exactly(delta, refused.item)
 
-    def _apply_after_read(self, delta: AggregateDelta) -> ApplyResult:
+    def _apply_exactly(self, delta: AggregateDelta, current: dict[str, Any] | None) -> ApplyResult:
+        """The slow path: ``current`` is the item as the refused write saw it (DynamoDB returns it
+        with the refusal, so no read is needed). Drop what it already absorbed, write the rest
+        with exact bounds under its version; if another writer got there first, that refusal
+        returns the newer item and we go again."""
         for _ in range(FALLBACK_ATTEMPTS):
-            current = self._read_for_update(delta.key)
             fresh = delta
             if current is not None:
                 absorbed = {
@@ -169,24 +166,9 @@ class DynamoStore:
             try:
                 self._update(fresh, exact=_Exact.after(current, fresh))
                 return ApplyResult(applied=len(fresh.events), duplicates=duplicates, read_before_write=True)
-            except ClientError as exc:
-                if _code(exc) != CONDITION_FAILED:
-                    raise _store_error(exc, "updating an aggregate") from exc
-            except BotoCoreError as exc:
-                raise _store_error(exc, "updating an aggregate") from exc
+            except _ConditionFailed as refused:
+                current = refused.item
         raise StoreError(f"aggregate {delta.key} kept changing under concurrent writes", retryable=True)
-
-    def _read_for_update(self, key: AggregateKey) -> dict[str, Any] | None:
-        try:
-            response = self._client.get_item(
-                TableName=self._aggregates,
-                Key=_serialize(aggregate_key_attrs(key)),
-                ConsistentRead=True,
-            )
-        except (ClientError, BotoCoreError) as exc:
-            raise _store_error(exc, "reading an aggregate") from exc
-        item = response.get("Item")
-        return None if item is None else _deserialize(item)
 
     def _update(self, delta: AggregateDelta, *, exact: _Exact | None) -> None:
         expr = _Expression()
@@ -198,7 +180,7 @@ class DynamoStore:
             adds.append(f"{expr.name('vsum')} {expr.value(delta.value_sum)}")
         adds.append(f"{expr.name('ver')} {expr.value(1)}")
 
-        tokens_by_slot: dict[int, set[str]] = {}
+        tokens_by_slot: dict[int, set[bytes]] = {}
         for event in delta.events:
             tokens_by_slot.setdefault(self._ring.slot(event), set()).add(self._ring.token(event.event_id))
         unseen: list[str] = []
@@ -234,26 +216,26 @@ class DynamoStore:
         stale = self._ring.stale_slot(delta.events)
         if stale is not None:
             update += f" REMOVE {expr.name(self._ring.attribute(stale))}"
-        self._client.update_item(
-            TableName=self._aggregates,
-            Key=_serialize(aggregate_key_attrs(delta.key)),
-            UpdateExpression=update,
-            ConditionExpression=" AND ".join(conditions),
-            ExpressionAttributeNames=expr.names,
-            ExpressionAttributeValues=expr.values,
-        )
+        with _translating("updating an aggregate"):
+            self._client.update_item(
+                TableName=self._aggregates,
+                Key=_serialize(aggregate_key_attrs(delta.key)),
+                UpdateExpression=update,
+                ConditionExpression=" AND ".join(conditions),
+                ExpressionAttributeNames=expr.names,
+                ExpressionAttributeValues=expr.values,
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
 
     def get_aggregate(self, key: AggregateKey) -> Aggregate | None:
         expr = _Expression()
-        try:
+        with _translating("reading an aggregate"):
             response = self._client.get_item(
                 TableName=self._aggregates,
                 Key=_serialize(aggregate_key_attrs(key)),
                 ProjectionExpression=expr.projection(AGGREGATE_PROJECTION),
                 ExpressionAttributeNames=expr.names,
             )
-        except (ClientError, BotoCoreError) as exc:
-            raise _store_error(exc, "reading an aggregate") from exc
         item = response.get("Item")
         return None if item is None else aggregate_from_item(_deserialize(item))
 
@@ -269,7 +251,7 @@ class DynamoStore:
         start: dict[str, Any] | None = None
         while True:
             kwargs: dict[str, Any] = {"ExclusiveStartKey": start} if start else {}
-            try:
+            with _translating("listing aggregates"):
                 page = self._client.query(
                     TableName=self._aggregates,
                     KeyConditionExpression=condition,
@@ -278,8 +260,6 @@ class DynamoStore:
                     ExpressionAttributeValues=expr.values,
                     **kwargs,
                 )
-            except (ClientError, BotoCoreError) as exc:
-                raise _store_error(exc, "listing aggregates") from exc
             found.extend(aggregate_from_item(_deserialize(item)) for item in page.get("Items", []))
             start = page.get("LastEvaluatedKey")
             if not start:
@@ -292,7 +272,7 @@ class DynamoStore:
         start: dict[str, Any] | None = None
         while True:
             kwargs: dict[str, Any] = {"ExclusiveStartKey": start} if start else {}
-            try:
+            with _translating("scanning aggregates"):
                 page = self._client.scan(
                     TableName=self._aggregates,
                     FilterExpression=f"begins_with({expr.name('sk')}, {expr.value(PAIR_SK_PREFIX)})",
@@ -302,8 +282,6 @@ class DynamoStore:
                     Limit=page_size,
                     **kwargs,
                 )
-            except (ClientError, BotoCoreError) as exc:
-                raise _store_error(exc, "scanning aggregates") from exc
             for raw in page.get("Items", []):
                 item = _deserialize(raw)
                 yield aggregate_from_item(item), int(item.get("ver", 0))
@@ -317,44 +295,38 @@ class DynamoStore:
         at_ms = expr.value(to_ms(at))
         score_at = expr.name("score_at_ms")
         try:
-            self._client.update_item(
-                TableName=self._aggregates,
-                Key=_serialize(aggregate_key_attrs(key)),
-                UpdateExpression=(
-                    f"SET {expr.name('score')} = {expr.value(_decimal(score))}, {score_at} = {at_ms}"
-                ),
-                ConditionExpression=(
-                    f"attribute_exists({expr.name('pk')}) "
-                    f"AND (attribute_not_exists({score_at}) OR {score_at} < {at_ms})"
-                ),
-                ExpressionAttributeNames=expr.names,
-                ExpressionAttributeValues=expr.values,
-            )
-        except ClientError as exc:
-            if _code(exc) == CONDITION_FAILED:
-                return False
-            raise _store_error(exc, "recording a score") from exc
-        except BotoCoreError as exc:
-            raise _store_error(exc, "recording a score") from exc
+            with _translating("recording a score"):
+                self._client.update_item(
+                    TableName=self._aggregates,
+                    Key=_serialize(aggregate_key_attrs(key)),
+                    UpdateExpression=(
+                        f"SET {expr.name('score')} = {expr.value(_decimal(score))}, {score_at} = {at_ms}"
+                    ),
+                    ConditionExpression=(
+                        f"attribute_exists({expr.name('pk')}) "
+                        f"AND (attribute_not_exists({score_at}) OR {score_at} < {at_ms})"
+                    ),
+                    ExpressionAttributeNames=expr.names,
+                    ExpressionAttributeValues=expr.values,
+                )
+        except _ConditionFailed:
+            return False
         return True
 
     def delete_aggregate(self, key: AggregateKey, *, version: int) -> bool:
         """Delete an aggregate unless an event reached it since it was read at ``version``."""
         expr = _Expression()
         try:
-            self._client.delete_item(
-                TableName=self._aggregates,
-                Key=_serialize(aggregate_key_attrs(key)),
-                ConditionExpression=f"{expr.name('ver')} = {expr.value(version)}",
-                ExpressionAttributeNames=expr.names,
-                ExpressionAttributeValues=expr.values,
-            )
-        except ClientError as exc:
-            if _code(exc) == CONDITION_FAILED:
-                return False
-            raise _store_error(exc, "deleting an aggregate") from exc
-        except BotoCoreError as exc:
-            raise _store_error(exc, "deleting an aggregate") from exc
+            with _translating("deleting an aggregate"):
+                self._client.delete_item(
+                    TableName=self._aggregates,
+                    Key=_serialize(aggregate_key_attrs(key)),
+                    ConditionExpression=f"{expr.name('ver')} = {expr.value(version)}",
+                    ExpressionAttributeNames=expr.names,
+                    ExpressionAttributeValues=expr.values,
+                )
+        except _ConditionFailed:
+            return False
         return True
 
 
@@ -418,11 +390,30 @@ def _code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
+class _ConditionFailed(Exception):
+    """A conditional write was refused; ``item`` is the item as it stood, when DynamoDB sent it."""
+
+    def __init__(self, item: dict[str, Any] | None) -> None:
+        super().__init__("condition failed")
+        self.item = item
+
+
+@contextmanager
+def _translating(doing: str) -> Iterator[None]:
+    """Every DynamoDB failure leaves this adapter as a StoreError (or a refused condition)."""
+    try:
+        yield
+    except ClientError as exc:
+        if _code(exc) == CONDITION_FAILED:
+            item = exc.response.get("Item")
+            raise _ConditionFailed(_deserialize(item) if isinstance(item, Mapping) else None) from exc
+        raise _store_error(exc, doing) from exc
+    except BotoCoreError as exc:
+        raise _store_error(exc, doing) from exc
+
+
 def _store_error(exc: Exception, doing: str) -> StoreError:
     if isinstance(exc, ClientError):
         code = _code(exc)
         return StoreError(f"DynamoDB {code} while {doing}", retryable=code in RETRYABLE_CODES)
     return StoreError(f"DynamoDB unreachable while {doing}: {type(exc).__name__}", retryable=True)
-
-
-__all__ = ["ApplyResult", "DynamoStore", "ObservedEvent"]
