@@ -23,7 +23,7 @@ import os
 import secrets
 import signal
 import sys
-import threading
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -56,10 +56,12 @@ def run(args: argparse.Namespace) -> int:
     )
     console = Console()
     system = LocalSystem(config, log=console)
-    stopping = threading.Event()
+    # A plain flag, polled: a handler that took a lock (Event.set) could interrupt the main
+    # thread while it holds that very lock, and the runner would never stop.
+    stop_requested: list[int] = []
 
     def stop(signum: int, _: FrameType | None) -> None:
-        stopping.set()
+        stop_requested.append(signum)
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
@@ -73,7 +75,8 @@ def run(args: argparse.Namespace) -> int:
         console("info", f"recording every request to {config.record_to}")
     first_key = keys.split(",")[0].strip()
     print(f"ready: API {system.api_url}  DynamoDB {system.dynamodb_url}  API key {first_key}", flush=True)
-    stopping.wait()
+    while not stop_requested:
+        time.sleep(0.2)
     console("info", "stopping")
     system.stop()
     return 0
