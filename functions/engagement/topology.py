@@ -61,6 +61,8 @@ class FunctionSpec:
     description: str
     tables: dict[str, Access] = field(default_factory=dict)
     secrets: tuple[str, ...] = ()
+    environment: dict[str, str] = field(default_factory=dict)
+    """Plain settings with their defaults (never secrets); the stack and the runner pass them on."""
 
     @property
     def module(self) -> str:
@@ -191,9 +193,16 @@ API_KEYS = SecretSpec(
     description="Comma-separated bearer keys accepted on /v1 routes",
 )
 
+TELEGRAM_WEBHOOK = SecretSpec(
+    key="telegram_webhook",
+    local_env="TELEGRAM_WEBHOOK_SECRET",
+    arn_env="TELEGRAM_WEBHOOK_SECRET_ARN",
+    description="The secret_token given to Telegram's setWebhook (1-256 of A-Z a-z 0-9 _ -)",
+)
+
 TOPOLOGY = Topology(
     tables=(EVENTS, AGGREGATES),
-    secrets=(API_KEYS,),
+    secrets=(API_KEYS, TELEGRAM_WEBHOOK),
     functions=(
         FunctionSpec(
             name="ingest",
@@ -212,6 +221,19 @@ TOPOLOGY = Topology(
             description="GET /v1/users/...: scores evaluated at request time",
             tables={"aggregates": Access.READ},
             secrets=("api_keys",),
+        ),
+        FunctionSpec(
+            name="telegram",
+            handler="engagement.handlers.telegram.handler",
+            memory_mb=512,
+            timeout_s=10,
+            description="POST /webhooks/telegram: bot updates -> events for issue keys; answers commands",
+            tables={"events": Access.WRITE, "aggregates": Access.READ},
+            secrets=("telegram_webhook",),
+            environment={
+                "TELEGRAM_ISSUE_KEY_PATTERN": r"[A-Z]{1,4}-\d{1,5}",
+                "TELEGRAM_BOT_ID": "issue-tracker-bot",
+            },
         ),
         FunctionSpec(
             name="scorer",
@@ -254,6 +276,15 @@ TOPOLOGY = Topology(
         ),
         RouteSpec("GET", "/v1/users/{user_id}/stats", "query", "get_stats", tag="scores"),
         RouteSpec("GET", "/v1/openapi.json", "query", "get_openapi", tag="meta", public=True),
+        RouteSpec(
+            "POST",
+            "/webhooks/telegram",
+            "telegram",
+            "post_telegram_update",
+            tag="webhooks",
+            public=True,  # Telegram cannot send a bearer key; the adapter checks its secret token
+            accepts=("application/json",),
+        ),
     ),
     stream_mappings=(
         StreamMappingSpec(

@@ -106,7 +106,7 @@ def build_function(
 def _environment(
     spec: FunctionSpec, *, topology: Topology, data: StatefulResources, stage: StageConfig
 ) -> dict[str, str]:
-    environment = dict(POWERTOOLS_ENVIRONMENT)
+    environment = {**POWERTOOLS_ENVIRONMENT, **spec.environment}
     for table_key in spec.tables:
         environment[topology.table(table_key).env_var] = data.tables[table_key].table_name
     for secret_key in spec.secrets:

@@ -30,6 +30,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from engagement.topology import TOPOLOGY
 from infra.local import replay
 from infra.local.console import Console
 from infra.local.system import LocalConfig, LocalSystem
@@ -43,10 +44,17 @@ def _truthy(name: str) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     keys = os.environ.get("ENGAGEMENT_API_KEYS") or secrets.token_urlsafe(24)
+    # Webhook secrets: the shell's value, or a fresh one printed at start so curl can use it.
+    webhook_secrets = {
+        spec.local_env: os.environ.get(spec.local_env) or secrets.token_urlsafe(24)
+        for spec in TOPOLOGY.secrets
+        if spec.key != "api_keys"
+    }
     state = os.environ.get("STATE_FILE", DEFAULT_STATE_FILE)
     record_to = args.record or os.environ.get("RECORD_TO")
     config = LocalConfig(
         api_keys=keys,
+        secrets=webhook_secrets,
         port=int(os.environ.get("PORT", "3000")),
         dynamodb_port=int(os.environ.get("DYNAMODB_PORT", "8000")),
         log_level=os.environ.get("LOG_LEVEL", "WARNING"),
@@ -73,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
     _announce_state(console, config, system)
     if config.record_to:
         console("info", f"recording every request to {config.record_to}")
+    for name, value in webhook_secrets.items():
+        console("info", f"{name}={value}")
     first_key = keys.split(",")[0].strip()
     print(f"ready: API {system.api_url}  DynamoDB {system.dynamodb_url}  API key {first_key}", flush=True)
     while not stop_requested:

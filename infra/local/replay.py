@@ -29,35 +29,11 @@ runner's virtual clock instead of waiting.
 
 Adding a resigner for a webhook provider
 -----------------------------------------
-Write a class with the :class:`Resigner` shape in the provider's own module and append an
-instance to :data:`RESIGNERS` when that module is imported; the CLI entry point must import
-the module before calling :func:`run`. Resigners run in list order on every request they
-``applies()`` to. They get the target URL (URL-signing providers sign it) and the secrets
-from ``--secret``; by convention a resigner reads the secret named after itself. A resigner
-may change headers and body but not the method, path or query (the URL it signed)::
-
-    @dataclass(frozen=True)
-    class TelegramSecretTokenResigner:
-        name: str = "telegram"
-
-        def applies(self, request: RecordedRequest) -> bool:
-            return any(n.lower() == "x-telegram-bot-api-secret-token" for n, _ in request.headers)
-
-        def resign(
-            self, request: RecordedRequest, *, url: str, secrets: Mapping[str, str]
-        ) -> RecordedRequest:
-            token = secrets.get(self.name)
-            if token is None:
-                return request
-            headers = tuple(
-                (n, token if n.lower() == "x-telegram-bot-api-secret-token" else v)
-                for n, v in request.headers
-            )
-            return dataclasses.replace(request, headers=headers)
-
-    RESIGNERS.append(TelegramSecretTokenResigner())
-
-and replay with ``--secret telegram=<token>``.
+Write a class with the :class:`Resigner` shape below (next to :class:`TelegramSecretTokenResigner`)
+and add an instance to :data:`RESIGNERS`. Resigners run in list order on every request they
+``applies()`` to. They get the target URL (URL-signing providers sign it) and the secrets from
+``--secret``; by convention a resigner reads the secret named after itself. A resigner may change
+headers and body but not the method, path or query (the URL it signed).
 """
 
 from __future__ import annotations
@@ -75,6 +51,7 @@ from pathlib import Path
 from typing import Literal, Protocol
 from urllib.parse import urlsplit
 
+from engagement.webhooks.telegram import SECRET_HEADER as TELEGRAM_SECRET_HEADER
 from infra.local.recording import RecordedRequest, RecordingError, read_recording
 
 DEFAULT_TARGET = "http://127.0.0.1:3000"
@@ -196,8 +173,29 @@ def _bearer_scheme(name: str, value: str) -> str | None:
     return scheme if scheme.lower() == "bearer" else None
 
 
-RESIGNERS: list[Resigner] = [BearerKeyResigner()]
-"""Resigners :func:`replay` uses unless told otherwise; provider modules append theirs."""
+@dataclass(frozen=True)
+class TelegramSecretTokenResigner:
+    """Replaces Telegram's ``X-Telegram-Bot-Api-Secret-Token`` with ``secrets["telegram"]``.
+
+    Telegram signs nothing: the header carries the ``secret_token`` given to ``setWebhook``, so
+    re-signing for another stage is swapping that value.
+    """
+
+    name: str = "telegram"
+
+    def applies(self, request: RecordedRequest) -> bool:
+        return any(n.lower() == TELEGRAM_SECRET_HEADER for n, _ in request.headers)
+
+    def resign(self, request: RecordedRequest, *, url: str, secrets: Mapping[str, str]) -> RecordedRequest:
+        token = secrets.get(self.name)
+        if token is None:
+            return request
+        headers = tuple((n, token if n.lower() == TELEGRAM_SECRET_HEADER else v) for n, v in request.headers)
+        return dataclasses.replace(request, headers=headers)
+
+
+RESIGNERS: list[Resigner] = [BearerKeyResigner(), TelegramSecretTokenResigner()]
+"""Resigners :func:`replay` uses unless told otherwise."""
 
 
 def check_base_url(base_url: str) -> None:

@@ -46,6 +46,8 @@ Log = Callable[[str, str], None]
 @dataclass
 class LocalConfig:
     api_keys: str
+    secrets: dict[str, str] = field(default_factory=dict)
+    """Other secrets by their local variable (TELEGRAM_WEBHOOK_SECRET, ...); unset ones refuse."""
     host: str = "127.0.0.1"
     port: int = 3000
     dynamodb_port: int = 8000
@@ -199,6 +201,13 @@ class LocalSystem:
             "POWERTOOLS_LOG_LEVEL": self.config.log_level,
             TOPOLOGY.secret("api_keys").local_env: self.config.api_keys,
             **table_environment(TABLE_PREFIX),
+            # Every function's settings, in one process: names are distinct by construction.
+            **{
+                name: os.environ.get(name, default)  # a value set in the shell wins
+                for spec in TOPOLOGY.functions
+                for name, default in spec.environment.items()
+            },
+            **self.config.secrets,
         }
 
     # ------------------------------------------------------------------ time

@@ -16,7 +16,7 @@ TABLES = {spec.key: spec for spec in TOPOLOGY.tables}
 # table that is the event log, for the secret every client's key. Change these only on purpose.
 PINNED_LOGICAL_IDS = {
     "AWS::DynamoDB::GlobalTable": {"EventsTableD24865E5", "AggregatesTable0F8EFB12"},
-    "AWS::SecretsManager::Secret": {"ApiKeysSecret5A58C5CD"},
+    "AWS::SecretsManager::Secret": {"ApiKeysSecret5A58C5CD", "TelegramWebhookSecret2F3DC73E"},
     "AWS::SQS::Queue": {"ScorerStreamFailureQueue186CD60D"},
 }
 

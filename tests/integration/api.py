@@ -30,24 +30,23 @@ def call(
     key: str | None = KEY,
     content_type: str = "application/json",
     raw: bytes | None = None,
+    headers: dict[str, str] | None = None,
 ) -> Answer:
     path, _, query = target.partition("?")
-    headers = [("Host", "api.local"), ("User-Agent", "pytest")]
+    sent = [("Host", "api.local"), ("User-Agent", "pytest"), *(headers or {}).items()]
     if key is not None:
-        headers.append(("Authorization", f"Bearer {key}"))
+        sent.append(("Authorization", f"Bearer {key}"))
     payload = raw if raw is not None else (b"" if body is None else json.dumps(body).encode())
     if payload:
-        headers.append(("Content-Type", content_type))
+        sent.append(("Content-Type", content_type))
     gateway = Gateway(TOPOLOGY.routes, functions=load_functions(), clock=SystemClock(), log=lambda _: None)
     response = gateway.handle(
-        Request(
-            method=method, path=path, query=query, headers=headers, body=payload, source_ip="198.51.100.7"
-        ),
+        Request(method=method, path=path, query=query, headers=sent, body=payload, source_ip="198.51.100.7"),
         domain_name="api.local",
     )
     text = response.body.decode()
+    answer_headers = {k.lower(): v for k, v in response.headers}
+    is_json = "json" in answer_headers.get("content-type", "")
     return Answer(
-        status=response.status,
-        headers={k.lower(): v for k, v in response.headers},
-        body=json.loads(text) if text else None,
+        status=response.status, headers=answer_headers, body=json.loads(text) if text and is_json else text
     )

@@ -21,7 +21,11 @@ DESCRIPTION = (
     "document needs `Authorization: Bearer <api key>`."
 )
 # Which module holds each HTTP function's routes.
-ROUTE_MODULES = {"ingest": "engagement.api.events", "query": "engagement.api.users"}
+ROUTE_MODULES = {
+    "ingest": "engagement.api.events",
+    "query": "engagement.api.users",
+    "telegram": "engagement.api.telegram",
+}
 
 
 @cache
