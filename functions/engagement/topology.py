@@ -12,18 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Literal, TypeVar
 
 _T = TypeVar("_T")
 
 
-class Access(StrEnum):
-    """What a function may do with a table; the CDK stack turns this into IAM grants."""
-
-    READ = "read"
-    WRITE = "write"
-    READ_WRITE = "read_write"
+DynamoAction = Literal["GetItem", "BatchGetItem", "Query", "Scan", "PutItem", "UpdateItem", "DeleteItem"]
+"""A DynamoDB API action a function calls on a table; the stack grants exactly these."""
+WRITE_ACTIONS: frozenset[DynamoAction] = frozenset({"PutItem", "UpdateItem", "DeleteItem"})
 
 
 @dataclass(frozen=True)
@@ -59,7 +55,8 @@ class FunctionSpec:
     memory_mb: int
     timeout_s: int
     description: str
-    tables: dict[str, Access] = field(default_factory=dict)
+    tables: dict[str, tuple[DynamoAction, ...]] = field(default_factory=dict)
+    """Table key -> the actions this function calls on it (a test holds the code to this)."""
     secrets: tuple[str, ...] = ()
     environment: dict[str, str] = field(default_factory=dict)
     """Plain settings with their defaults (never secrets); the stack and the runner pass them on."""
@@ -210,7 +207,7 @@ TOPOLOGY = Topology(
             memory_mb=512,
             timeout_s=10,
             description="POST /v1/events: validate and store engagement events, once each",
-            tables={"events": Access.WRITE},
+            tables={"events": ("PutItem",)},
             secrets=("api_keys",),
         ),
         FunctionSpec(
@@ -219,7 +216,7 @@ TOPOLOGY = Topology(
             memory_mb=512,
             timeout_s=10,
             description="GET /v1/users/...: scores evaluated at request time",
-            tables={"aggregates": Access.READ},
+            tables={"aggregates": ("GetItem", "Query")},
             secrets=("api_keys",),
         ),
         FunctionSpec(
@@ -228,7 +225,7 @@ TOPOLOGY = Topology(
             memory_mb=512,
             timeout_s=10,
             description="POST /webhooks/telegram: bot updates -> events for issue keys; answers commands",
-            tables={"events": Access.WRITE, "aggregates": Access.READ},
+            tables={"events": ("PutItem",), "aggregates": ("GetItem", "Query")},
             secrets=("telegram_webhook",),
             environment={
                 "TELEGRAM_ISSUE_KEY_PATTERN": r"[A-Z]{1,4}-\d{1,5}",
@@ -241,7 +238,7 @@ TOPOLOGY = Topology(
             memory_mb=512,
             timeout_s=60,
             description="Event stream -> per-(user, item) and per-user aggregates, exactly-once effect",
-            tables={"aggregates": Access.READ_WRITE},
+            tables={"aggregates": ("UpdateItem",)},
         ),
         FunctionSpec(
             name="decay",
@@ -249,7 +246,7 @@ TOPOLOGY = Topology(
             memory_mb=512,
             timeout_s=900,
             description="Daily: materialize scores at the run's scheduled instant",
-            tables={"aggregates": Access.READ_WRITE},
+            tables={"aggregates": ("Scan", "UpdateItem")},
         ),
         FunctionSpec(
             name="cleanup",
@@ -257,7 +254,7 @@ TOPOLOGY = Topology(
             memory_mb=512,
             timeout_s=900,
             description="Weekly: delete engagements the score function says are gone",
-            tables={"aggregates": Access.READ_WRITE},
+            tables={"aggregates": ("Scan", "DeleteItem")},
         ),
     ),
     routes=(

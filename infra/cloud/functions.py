@@ -6,18 +6,16 @@ so the query function cannot write and ingest cannot read aggregates.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from aws_cdk import Duration
-from aws_cdk import aws_dynamodb as dynamodb
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from engagement.topology import METRICS_NAMESPACE, SERVICE_NAME, Access, FunctionSpec, Topology
+from engagement.topology import METRICS_NAMESPACE, SERVICE_NAME, FunctionSpec, Topology
 from infra.cloud.config import StageConfig
 from infra.cloud.naming import function_id, pascal
 from infra.cloud.stateful import StatefulResources
@@ -42,12 +40,6 @@ POWERTOOLS_ENVIRONMENT = {
 # Everything in functions/ that is not runtime code. The asset hash covers what is left, so
 # editing a test or rebuilding metadata does not redeploy every function.
 ASSET_EXCLUDES = ["**/__pycache__", "**/*.pyc", "**/*.egg-info", "**/.mypy_cache", "**/.pytest_cache"]
-
-_GRANTS: dict[Access, Callable[[dynamodb.ITableV2, iam.IGrantable], iam.Grant]] = {
-    Access.READ: lambda table, grantee: table.grant_read_data(grantee),
-    Access.WRITE: lambda table, grantee: table.grant_write_data(grantee),
-    Access.READ_WRITE: lambda table, grantee: table.grant_read_write_data(grantee),
-}
 
 
 def function_code(functions_dir: Path) -> lambda_.Code:
@@ -96,8 +88,9 @@ def build_function(
         tracing=lambda_.Tracing.ACTIVE,
         log_group=log_group,
     )
-    for table_key, access in spec.tables.items():
-        _GRANTS[access](data.tables[table_key], function)
+    for table_key, actions in spec.tables.items():
+        # Exactly the actions the function calls, nothing a grant_*_data bundle adds.
+        data.tables[table_key].grant(function, *(f"dynamodb:{action}" for action in actions))
     for secret_key in spec.secrets:
         data.secrets[secret_key].grant_read(function)
     return function

@@ -11,7 +11,7 @@ from collections import defaultdict
 
 import pytest
 
-from engagement.topology import TOPOLOGY, Access
+from engagement.topology import TOPOLOGY
 from tests.infra.cfn import Ref, as_list, local_ref, logical_id, role_statements
 from tests.infra.synth import Synthesized
 
@@ -56,21 +56,12 @@ def _dynamodb_by_table(dev: Synthesized, function_name: str) -> dict[tuple[str, 
 
 
 @pytest.mark.parametrize("name", SPECS)
-def test_table_grants_follow_the_spec(dev: Synthesized, name: str) -> None:
+def test_table_grants_are_exactly_the_actions_the_spec_names(dev: Synthesized, name: str) -> None:
     spec = SPECS[name]
     granted = _dynamodb_by_table(dev, name)
-    tables = {key for key, kind in granted if kind == "table"}
-    assert tables == set(spec.tables)
-    for key, access in spec.tables.items():
-        actions = granted[(key, "table")]
-        if access in (Access.READ, Access.READ_WRITE):
-            assert actions >= READS
-        else:
-            assert not actions & READS, f"{name} may read {key}"
-        if access in (Access.WRITE, Access.READ_WRITE):
-            assert actions >= WRITES
-        else:
-            assert not actions & WRITES, f"{name} may write {key}"
+    assert {key for key, kind in granted if kind == "table"} == set(spec.tables)
+    for key, actions in spec.tables.items():
+        assert granted[(key, "table")] == {f"dynamodb:{action}" for action in actions}
 
 
 @pytest.mark.parametrize("name", SPECS)

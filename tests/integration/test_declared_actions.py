@@ -1,0 +1,124 @@
+"""Every DynamoDB call a function makes is one its topology entry declares (and so one the stack
+grants): the runtime half of least privilege, next to the IAM assertions on the template."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engagement import deps
+from engagement.domain.clock import ManualClock
+from engagement.topology import TOPOLOGY
+from infra.local.lambdas import load_functions
+
+from .api import call
+from .helpers import stream_event, stream_records
+
+TELEGRAM = Path(__file__).parents[1] / "unit" / "fixtures" / "telegram"
+
+
+@contextmanager
+def recording_calls() -> Iterator[dict[str, set[str]]]:
+    """Table name -> DynamoDB operations called on it while the block runs."""
+    calls: dict[str, set[str]] = defaultdict(set)
+
+    def record(params: dict[str, Any], model: Any, **_: Any) -> None:
+        calls[str(params.get("TableName"))].add(model.name)
+
+    events = deps.store()._client.meta.events
+    events.register("before-parameter-build.dynamodb", record)
+    try:
+        yield calls
+    finally:
+        events.unregister("before-parameter-build.dynamodb", record)
+
+
+def assert_declared(function: str, calls: dict[str, set[str]], tables: dict[str, str]) -> None:
+    declared = TOPOLOGY.function(function).tables
+    key_of = {name: key for key, name in tables.items()}
+    assert calls, f"{function} made no DynamoDB call: the scenario exercises nothing"
+    for table, operations in calls.items():
+        assert table in key_of, f"{function} called {sorted(operations)} on an unknown table {table}"
+        assert operations <= set(declared.get(key_of[table], ())), (function, table, operations)
+
+
+def scheduled(at: Any) -> dict[str, Any]:
+    return {"time": at.isoformat(), "detail-type": "Scheduled Event", "source": "aws.events"}
+
+
+SCENARIOS: dict[str, Callable[[dict[str, str], ManualClock], None]] = {}
+
+
+def scenario(function: str) -> Callable[[Callable[[dict[str, str], ManualClock], None]], Any]:
+    def register(run: Callable[[dict[str, str], ManualClock], None]) -> Any:
+        SCENARIOS[function] = run
+        return run
+
+    return register
+
+
+def _events(n: int = 3) -> list[dict[str, Any]]:
+    return [
+        {"user_id": "u1", "item_id": f"AI-{i}", "type": "query", "occurred_at": "2026-11-20T10:00:00Z"}
+        for i in range(n)
+    ]
+
+
+@scenario("ingest")
+def _ingest(tables: dict[str, str], clock: ManualClock) -> None:
+    call("POST", "/v1/events", {"events": _events()})
+    call("POST", "/v1/events", {"events": _events()})  # duplicates
+
+
+@scenario("query")
+def _query(tables: dict[str, str], clock: ManualClock) -> None:
+    for path in ("/v1/users/u1/engagements", "/v1/users/u1/engagements/AI-1", "/v1/users/u1/stats"):
+        call("GET", path)
+    call("GET", "/v1/openapi.json", key=None)
+
+
+@scenario("telegram")
+def _telegram(tables: dict[str, str], clock: ManualClock) -> None:
+    for name in ("private_query", "private_command_top", "private_command_score", "private_command_stats"):
+        body = json.loads((TELEGRAM / f"{name}.json").read_text())
+        call("POST", "/webhooks/telegram", body, key=None, headers={"X-Telegram-Bot-Api-Secret-Token": "tg"})
+
+
+@scenario("scorer")
+def _scorer(tables: dict[str, str], clock: ManualClock) -> None:
+    records = stream_records(tables["events"])
+    load_functions()["scorer"].invoke(stream_event(records))
+    load_functions()["scorer"].invoke(stream_event(records))  # a redelivery: refused writes
+
+
+@scenario("decay")
+def _decay(tables: dict[str, str], clock: ManualClock) -> None:
+    load_functions()["decay"].invoke(scheduled(clock.now() + timedelta(days=1)))
+
+
+@scenario("cleanup")
+def _cleanup(tables: dict[str, str], clock: ManualClock) -> None:
+    load_functions()["cleanup"].invoke(scheduled(clock.now() + timedelta(days=200)))
+
+
+def test_every_function_has_a_scenario() -> None:
+    assert set(SCENARIOS) == {f.name for f in TOPOLOGY.functions}
+
+
+@pytest.mark.parametrize("function", sorted(SCENARIOS))
+def test_a_function_calls_only_the_actions_it_declares(
+    function: str, tables: dict[str, str], clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TELEGRAM_WEBHOOK_SECRET", "tg")
+    call("POST", "/v1/events", {"events": _events()})  # something to read, score, decay and clean
+    load_functions()["scorer"].invoke(stream_event(stream_records(tables["events"])))
+    with recording_calls() as calls:
+        SCENARIOS[function](tables, clock)
+    assert_declared(function, calls, tables)
