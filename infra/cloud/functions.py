@@ -1,7 +1,9 @@
-"""One Lambda function per ``FunctionSpec``: code, layer, environment, log group and grants.
+"""One Lambda function per ``FunctionSpec``: code, layer, environment, log group, role and grants.
 
-Every function gets its own role (CDK's default) holding exactly the grants its spec names,
-so the query function cannot write and ingest cannot read aggregates.
+Every function gets its own role holding exactly the grants its spec names, so the query
+function cannot write and ingest cannot read aggregates. The role is ours rather than CDK's
+default, which attaches AWSLambdaBasicExecutionRole (create any log group, write to every log
+stream in the account): here a function may write only to its own log group.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from aws_cdk import Duration
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_ssm as ssm
@@ -17,7 +20,9 @@ from constructs import Construct
 
 from engagement.topology import METRICS_NAMESPACE, SERVICE_NAME, FunctionSpec, Topology
 from infra.cloud.config import StageConfig
+from infra.cloud.nag import acknowledge
 from infra.cloud.naming import function_id, pascal
+from infra.cloud.packaging import ASSET_EXCLUDES
 from infra.cloud.stateful import StatefulResources
 
 RUNTIME = lambda_.Runtime.PYTHON_3_13
@@ -37,9 +42,18 @@ POWERTOOLS_ENVIRONMENT = {
     "POWERTOOLS_LOG_LEVEL": "INFO",
 }
 
-# Everything in functions/ that is not runtime code. The asset hash covers what is left, so
-# editing a test or rebuilding metadata does not redeploy every function.
-ASSET_EXCLUDES = ["**/__pycache__", "**/*.pyc", "**/*.egg-info", "**/.mypy_cache", "**/.pytest_cache"]
+# Re-exported: the asset's exclude list lives in the CDK-free packaging module (bench reads it).
+__all__ = ["ASSET_EXCLUDES", "build_function", "function_code", "powertools_layer"]
+
+TRACING_WILDCARD_REASON = (
+    "Active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level "
+    "permissions, so they can only be granted on '*'; every other statement names its resource."
+)
+RUNTIME_PIN_REASON = (
+    f"{RUNTIME.name} is pinned together with the Powertools layer, which is built per Python version "
+    "(POWERTOOLS_LAYER_PARAMETER, with pydantic_core compiled for it): a runtime upgrade is a "
+    "deliberate change of both, not something a CDK release should make."
+)
 
 
 def function_code(functions_dir: Path) -> lambda_.Code:
@@ -73,6 +87,15 @@ def build_function(
     log_group = logs.LogGroup(
         scope, f"{name}Logs", retention=stage.log_retention, removal_policy=stage.removal_policy
     )
+    role = iam.Role(
+        scope,
+        f"{name}Role",
+        assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+        description=f"{spec.name}: its own log group and exactly what its FunctionSpec names",
+    )
+    # Streams and events only, in the one group the function logs to (it exists already, so
+    # logs:CreateLogGroup is not needed either).
+    log_group.grant_write(role)
     function = lambda_.Function(
         scope,
         function_id(spec.name),
@@ -87,13 +110,29 @@ def build_function(
         environment=_environment(spec, topology=topology, data=data, stage=stage),
         tracing=lambda_.Tracing.ACTIVE,
         log_group=log_group,
+        role=role,
     )
     for table_key, actions in spec.tables.items():
         # Exactly the actions the function calls, nothing a grant_*_data bundle adds.
         data.tables[table_key].grant(function, *(f"dynamodb:{action}" for action in actions))
     for secret_key in spec.secrets:
-        data.secrets[secret_key].grant_read(function)
+        # GetSecretValue is the one call Powertools makes; grant_read would add DescribeSecret.
+        # The secrets use the AWS managed key, whose policy lets the account's principals decrypt
+        # through Secrets Manager, so no kms: statement is needed.
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["secretsmanager:GetSecretValue"], resources=[data.secrets[secret_key].secret_arn]
+            )
+        )
+    _acknowledge(function, role)
     return function
+
+
+def _acknowledge(function: lambda_.Function, role: iam.Role) -> None:
+    acknowledge(function, "AwsSolutions-L1", RUNTIME_PIN_REASON)
+    # The role's default policy exists by now: tracing and the log grant both wrote to it.
+    policy = role.node.find_child("DefaultPolicy")
+    acknowledge(policy, "AwsSolutions-IAM5[Resource::*]", TRACING_WILDCARD_REASON)
 
 
 def _environment(

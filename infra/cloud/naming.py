@@ -27,3 +27,32 @@ def failure_queue_id(function_name: str) -> str:
 
 def function_id(function_name: str) -> str:
     return f"{pascal(function_name)}Function"
+
+
+def topic_id(topic_key: str) -> str:
+    return f"{pascal(topic_key)}Topic"
+
+
+def topic_dead_letter_queue_id(topic_key: str) -> str:
+    """Messages the topic's subscribed function could not take (SNS delivery or the function)."""
+    return f"{pascal(topic_key)}TopicDeadLetterQueue"
+
+
+SCHEDULE_DEAD_LETTER_QUEUE_ID = "ScheduleDeadLetterQueue"
+"""Events the schedules' rules could not deliver to their functions (one queue for all rules)."""
+ALARM_TOPIC_ID = "AlarmTopic"
+MAX_RULE_NAME_LENGTH = 64
+
+
+def schedule_rule_name(stack_name: str, schedule_name: str) -> str:
+    """The physical name of a schedule's EventBridge rule.
+
+    Named, not generated, because the stateful stack's dead-letter queue policy must name the
+    rules allowed to write to it, and it cannot reference the service stack's rules without a
+    dependency cycle. A rule's name changes only with the stack or schedule name, and replacing
+    a rule loses nothing.
+    """
+    name = f"{stack_name}-{schedule_name}"
+    if len(name) > MAX_RULE_NAME_LENGTH:
+        raise ValueError(f"rule name {name!r} is longer than EventBridge's {MAX_RULE_NAME_LENGTH} characters")
+    return name

@@ -1,4 +1,4 @@
-"""The service stack: functions, the HTTP API, the stream mapping and the schedules.
+"""The service stack: functions, the HTTP API, the stream mapping, the schedules, alarms, dashboard.
 
 Stateless: everything here can be destroyed and redeployed without losing data. It is built from
 ``engagement.topology`` alone plus the stateful resources it is handed, so a route, mapping
@@ -13,15 +13,20 @@ from aws_cdk import CfnOutput, Duration, Environment, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_lambda_event_sources as event_sources
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from engagement.topology import ScheduleSpec, StreamMappingSpec, Topology
+from engagement.topology import ScheduleSpec, StreamMappingSpec, TopicSpec, Topology
 from infra.cloud.config import StageConfig
+from infra.cloud.dashboard import ServiceDashboard
 from infra.cloud.functions import build_function, function_code, powertools_layer
 from infra.cloud.http_api import EngagementHttpApi
 from infra.cloud.monitoring import ServiceAlarms
-from infra.cloud.naming import pascal
+from infra.cloud.naming import pascal, schedule_rule_name
+from infra.cloud.signals import service_signals
 from infra.cloud.stateful import StatefulResources
 
 # Delivery knobs of the schedule targets (how EventBridge hands a run to Lambda), not of the
@@ -47,7 +52,7 @@ class ServiceStack(Stack):
             scope,
             construct_id,
             env=env,
-            description=f"Engagement scoring ({stage.name}): functions, HTTP API, stream, schedules",
+            description=f"Engagement scoring ({stage.name}): functions, HTTP API, stream, schedules, alarms",
         )
         code = function_code(functions_dir)
         layer = powertools_layer(self)
@@ -59,23 +64,36 @@ class ServiceStack(Stack):
         }
 
         self.http_api = EngagementHttpApi(
-            self, "HttpApi", routes=topology.routes, functions=self.functions, stage=stage
+            self, "HttpApi", topology=topology, functions=self.functions, stage=stage
         )
         CfnOutput(self, "ApiUrl", value=self.http_api.url, description="Base URL of the HTTP API")
 
         for mapping in topology.stream_mappings:
             self._add_stream_mapping(mapping, data)
-        self.rules = {spec.name: self._add_schedule(spec) for spec in topology.schedules}
+        for topic in topology.topics:
+            self._subscribe(topic, data)
+        # Imported by ARN on purpose: handing the queue itself to the targets would make CDK add
+        # each rule's ARN to the queue's policy in the stateful stack, a cross-stack cycle. That
+        # policy names the rules itself (schedule_rule_name).
+        dead_letters = (
+            sqs.Queue.from_queue_arn(self, "ScheduleDeadLetters", data.schedule_dead_letters.queue_arn)
+            if data.schedule_dead_letters is not None
+            else None
+        )
+        self.rules = {spec.name: self._add_schedule(spec, dead_letters) for spec in topology.schedules}
 
-        self.alarms = ServiceAlarms(
-            self,
-            "Alarms",
-            stage=stage,
+        signals = service_signals(
+            topology=topology,
             functions=self.functions,
-            stream_consumers=[mapping.function for mapping in topology.stream_mappings],
+            tables=data.tables,
             failure_queues=data.failure_queues,
+            schedule_rules=self.rules,
+            schedule_dead_letters=data.schedule_dead_letters,
+            topic_dead_letters=data.topic_dead_letters,
             api=self.http_api.api,
         )
+        self.alarms = ServiceAlarms(self, "Alarms", signals=signals, topic=data.alarm_topic)
+        self.dashboard = ServiceDashboard(self, "Dashboard", signals=signals, alarms=self.alarms.by_signal)
 
     def _add_stream_mapping(self, spec: StreamMappingSpec, data: StatefulResources) -> None:
         # The key is the record's own field name, verbatim: CDK does not translate it, and a
@@ -95,10 +113,22 @@ class ServiceStack(Stack):
         )
         self.functions[spec.function].add_event_source(source)
 
-    def _add_schedule(self, spec: ScheduleSpec) -> events.Rule:
+    def _subscribe(self, spec: TopicSpec, data: StatefulResources) -> None:
+        function = self.functions[spec.function]
+        dead_letters = data.topic_dead_letters[spec.key]
+        # SNS hands a message to Lambda as an asynchronous invoke: the subscription's redrive
+        # policy keeps what SNS could not deliver, the function's on-failure destination keeps what
+        # it failed on after Lambda's own retries. Without both, either kind would be dropped.
+        data.topics[spec.key].add_subscription(
+            subscriptions.LambdaSubscription(function, dead_letter_queue=dead_letters)
+        )
+        function.configure_async_invoke(on_failure=destinations.SqsDestination(dead_letters))
+
+    def _add_schedule(self, spec: ScheduleSpec, dead_letters: sqs.IQueue | None) -> events.Rule:
         return events.Rule(
             self,
             f"{pascal(spec.name)}Schedule",
+            rule_name=schedule_rule_name(self.stack_name, spec.name),
             description=spec.description,
             schedule=events.Schedule.expression(spec.expression),
             targets=[
@@ -106,6 +136,8 @@ class ServiceStack(Stack):
                     self.functions[spec.function],
                     retry_attempts=SCHEDULE_RETRY_ATTEMPTS,
                     max_event_age=SCHEDULE_MAX_EVENT_AGE,
+                    # A run EventBridge could not deliver is kept (and alarmed), not dropped.
+                    dead_letter_queue=dead_letters,
                 )
             ],
         )

@@ -1,13 +1,18 @@
-"""Each function's role reaches only the tables, streams, secrets and queues its spec names.
+"""Each function's role reaches only the tables, streams, secrets, queues and logs its spec implies.
 
 Computed from the AWS::IAM::Policy resources attached to each function's role, with every
-resource followed back to the stateful resource it is, so a grant on the wrong table (or on
-``*``) fails even when the action list looks right.
+resource followed back to the resource it is (a stateful one through its export, or one of the
+service stack's own), so a grant on the wrong table (or on ``*``) fails even when the action
+list looks right. ``test_every_grant_is_one_the_spec_implies`` is the whole proof: it derives
+every (resource, action) a function needs from the topology and requires the role to hold
+exactly that set, nothing more.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -18,27 +23,79 @@ from tests.infra.synth import Synthesized
 READS = {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan"}
 WRITES = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
 STREAM_READS = {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"}
+LIST_STREAMS = "dynamodb:ListStreams"
+# What CDK's queue binding grants for an on-failure destination: send, plus metadata of that queue.
+QUEUE_SEND = {"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"}
+LOG_WRITES = {"logs:CreateLogStream", "logs:PutLogEvents"}
+TRACING = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
 
 SPECS = {spec.name: spec for spec in TOPOLOGY.functions}
 
 
-def _grants(dev: Synthesized, function_name: str) -> dict[Ref | str, set[str]]:
-    """Resource (a stateful ``Ref``, or the literal string) -> allowed actions."""
+@dataclass(frozen=True)
+class Local:
+    """A resource of the service stack itself."""
+
+    logical_id: str
+
+
+Resource = Ref | Local | str
+
+
+def _props(dev: Synthesized, function_name: str) -> dict[str, Any]:
     function = dev.stacks.service.functions[function_name]
-    props = dev.service.to_json()["Resources"][logical_id(function)]["Properties"]
-    grants: dict[Ref | str, set[str]] = defaultdict(set)
-    for statement in role_statements(dev.service, local_ref(props["Role"]).logical_id):
+    props: dict[str, Any] = dev.service.to_json()["Resources"][logical_id(function)]["Properties"]
+    return props
+
+
+def _grants(dev: Synthesized, function_name: str) -> dict[Resource, set[str]]:
+    """Resource -> allowed actions, over every statement of the function's role."""
+    grants: dict[Resource, set[str]] = defaultdict(set)
+    for statement in role_statements(dev.service, local_ref(_props(dev, function_name)["Role"]).logical_id):
         assert statement["Effect"] == "Allow"
+        assert "NotAction" not in statement
+        assert "NotResource" not in statement
         actions = set(as_list(statement["Action"]))
+        assert not any("*" in action for action in actions), f"{function_name}: wildcard action {actions}"
         for resource in as_list(statement["Resource"]):
-            refs = dev.exports.refs_in(resource)
             if isinstance(resource, str):
                 grants[resource] |= actions
-            else:
-                assert refs, f"{function_name}: grant on a resource outside the stateful stack: {resource}"
+                continue
+            refs = dev.exports.refs_in(resource)
+            if refs:
                 for ref in refs:
                     grants[ref] |= actions
+            else:
+                grants[Local(local_ref(resource).logical_id)] |= actions
     return grants
+
+
+def _expected(dev: Synthesized, function_name: str) -> dict[Resource, set[str]]:
+    """Every grant the topology implies for the function, and nothing else."""
+    spec = SPECS[function_name]
+    stateful = dev.stacks.stateful.resources
+    expected: dict[Resource, set[str]] = defaultdict(set)
+    for key, actions in spec.tables.items():
+        expected[Ref(logical_id(stateful.tables[key]), "Arn")] |= {f"dynamodb:{a}" for a in actions}
+    for key in spec.secrets:
+        expected[Ref(logical_id(stateful.secrets[key]))] |= {"secretsmanager:GetSecretValue"}
+    for mapping in TOPOLOGY.stream_mappings:
+        if mapping.function == function_name:
+            stream = Ref(logical_id(stateful.tables[mapping.table]), "StreamArn")
+            expected[stream] |= STREAM_READS | {LIST_STREAMS}
+            expected[Ref(logical_id(stateful.failure_queues[function_name]), "Arn")] |= QUEUE_SEND
+    for topic in TOPOLOGY.topics:
+        if topic.function == function_name:
+            expected[Ref(logical_id(stateful.topic_dead_letters[topic.key]), "Arn")] |= QUEUE_SEND
+    log_group = local_ref(_props(dev, function_name)["LoggingConfig"]["LogGroup"]).logical_id
+    expected[Local(log_group)] |= LOG_WRITES
+    expected["*"] |= TRACING
+    return dict(expected)
+
+
+@pytest.mark.parametrize("name", SPECS)
+def test_every_grant_is_one_the_spec_implies(dev: Synthesized, name: str) -> None:
+    assert dict(_grants(dev, name)) == _expected(dev, name)
 
 
 def _dynamodb_by_table(dev: Synthesized, function_name: str) -> dict[tuple[str, str], set[str]]:
@@ -70,8 +127,7 @@ def test_only_stream_consumers_read_streams(dev: Synthesized, name: str) -> None
     streams = {key for key, kind in granted if kind == "stream"}
     assert streams == {m.table for m in TOPOLOGY.stream_mappings if m.function == name}
     for key in streams:
-        assert granted[(key, "stream")] <= STREAM_READS | {"dynamodb:ListStreams"}
-        assert granted[(key, "stream")] >= STREAM_READS
+        assert granted[(key, "stream")] == STREAM_READS | {LIST_STREAMS}
 
 
 @pytest.mark.parametrize("name", SPECS)
@@ -87,13 +143,34 @@ def test_secret_and_queue_grants_follow_the_spec(dev: Synthesized, name: str) ->
                 found.add(resource.logical_id)
         return found
 
-    secrets, queues = granted("secretsmanager"), granted("sqs")
-    assert secrets == {logical_id(stateful.secrets[key]) for key in SPECS[name].secrets}
-    assert queues == {
+    assert granted("secretsmanager") == {logical_id(stateful.secrets[key]) for key in SPECS[name].secrets}
+    assert granted("sqs") == {
         logical_id(stateful.failure_queues[m.function])
         for m in TOPOLOGY.stream_mappings
         if m.function == name
+    } | {logical_id(stateful.topic_dead_letters[t.key]) for t in TOPOLOGY.topics if t.function == name}
+
+
+@pytest.mark.parametrize("name", SPECS)
+def test_function_writes_only_its_own_logs(dev: Synthesized, name: str) -> None:
+    log_group = local_ref(_props(dev, name)["LoggingConfig"]["LogGroup"]).logical_id
+    logs = {
+        resource: actions
+        for resource, actions in _grants(dev, name).items()
+        if any(action.startswith("logs:") for action in actions)
     }
+    assert logs == {Local(log_group): LOG_WRITES}
+
+
+def test_roles_carry_no_managed_policies(dev: Synthesized) -> None:
+    # AWSLambdaBasicExecutionRole would let every function write to every log group.
+    for name in SPECS:
+        role_id = local_ref(_props(dev, name)["Role"]).logical_id
+        role = dev.service.to_json()["Resources"][role_id]["Properties"]
+        assert "ManagedPolicyArns" not in role, name
+        assert role["AssumeRolePolicyDocument"]["Statement"] == [
+            {"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}}
+        ]
 
 
 def test_query_cannot_write_anywhere(dev: Synthesized) -> None:
@@ -108,4 +185,4 @@ def test_ingest_cannot_touch_aggregates(dev: Synthesized) -> None:
 def test_no_wildcard_grants_beyond_tracing(dev: Synthesized) -> None:
     for name in SPECS:
         wildcard = _grants(dev, name).get("*", set())
-        assert wildcard <= {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}, name
+        assert wildcard <= TRACING, name

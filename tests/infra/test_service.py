@@ -1,69 +1,82 @@
-"""Stage configuration reaching the service stack: API throttling and logs, alarms and their wiring."""
+"""Stage configuration reaching the service stack: API throttling (stage and route) and access logs."""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
-from aws_cdk import App
 
-from infra.cloud.config import STAGES, stage_from_context
-from tests.infra.cfn import local_ref, logical_id
+from engagement.topology import TOPOLOGY
+from infra.cloud.config import STAGES
+from tests.infra.cfn import local_ref, logical_id, resources
 from tests.infra.synth import Synthesized
 
 
-def test_stage_defaults_to_dev_and_rejects_unknown_names() -> None:
-    assert stage_from_context(App().node) == STAGES["dev"]
-    assert stage_from_context(App(context={"stage": "prod"}).node).name == "prod"
-    with pytest.raises(ValueError, match="unknown stage 'staging'"):
-        stage_from_context(App(context={"stage": "staging"}).node)
+def _stage(synth: Synthesized) -> dict[str, Any]:
+    (api_stage,) = synth.service.find_resources("AWS::ApiGatewayV2::Stage").values()
+    found: dict[str, Any] = api_stage
+    return found
 
 
 @pytest.mark.parametrize("stage", ["dev", "prod"])
 def test_default_stage_is_throttled_per_stage(dev: Synthesized, prod: Synthesized, stage: str) -> None:
-    synth = {"dev": dev, "prod": prod}[stage]
-    (api_stage,) = synth.service.find_resources("AWS::ApiGatewayV2::Stage").values()
-    props = api_stage["Properties"]
+    props = _stage({"dev": dev, "prod": prod}[stage])["Properties"]
     assert props["StageName"] == "$default"
     assert props["AutoDeploy"] is True
     assert props["DefaultRouteSettings"] == {
-        "ThrottlingRateLimit": STAGES[stage].throttle_rate_limit,
-        "ThrottlingBurstLimit": STAGES[stage].throttle_burst_limit,
+        "ThrottlingRateLimit": STAGES[stage].throttle.rate_limit,
+        "ThrottlingBurstLimit": STAGES[stage].throttle.burst_limit,
     }
 
 
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_every_route_has_its_own_throttle(dev: Synthesized, prod: Synthesized, stage: str) -> None:
+    props = _stage({"dev": dev, "prod": prod}[stage])["Properties"]
+    config = STAGES[stage]
+    expected = {}
+    for route in TOPOLOGY.routes:
+        throttle = config.route_throttle_overrides.get(route.route_key, config.route_throttle)
+        expected[route.route_key] = {
+            "ThrottlingRateLimit": throttle.rate_limit,
+            "ThrottlingBurstLimit": throttle.burst_limit,
+        }
+        # A route's bucket bigger than the stage's would be meaningless.
+        assert throttle.within(config.throttle), route.route_key
+    assert props["RouteSettings"] == expected
+
+
+def test_stage_waits_for_the_routes_its_settings_name(dev: Synthesized) -> None:
+    # CloudFormation rejects RouteSettings for a route key that does not exist yet.
+    depends_on = set(_stage(dev).get("DependsOn", []))
+    routes = set(resources(dev.service, "AWS::ApiGatewayV2::Route"))
+    assert routes <= depends_on
+
+
 def test_access_logs_are_json_in_their_own_group(dev: Synthesized) -> None:
-    (api_stage,) = dev.service.find_resources("AWS::ApiGatewayV2::Stage").values()
-    settings = api_stage["Properties"]["AccessLogSettings"]
+    settings = _stage(dev)["Properties"]["AccessLogSettings"]
     fields = json.loads(settings["Format"])
     assert fields["requestId"] == "$context.requestId"
     assert fields["routeKey"] == "$context.routeKey"
+    assert fields["status"] == "$context.status"
     destination = local_ref(settings["DestinationArn"])
     assert destination.logical_id == logical_id(dev.stacks.service.http_api.access_logs)
+
+
+def test_access_logs_carry_no_paths_headers_or_credentials(dev: Synthesized) -> None:
+    # Paths hold user ids (phone numbers for SMS) and webhook tokens; headers hold bearer keys.
+    fields = json.loads(_stage(dev)["Properties"]["AccessLogSettings"]["Format"])
+    variables = " ".join(fields.values()).lower()
+    for forbidden in ("path", "header", "authorizer", "querystring", "body", "token"):
+        assert forbidden not in variables, forbidden
+
+
+def test_api_log_group_has_stage_retention(dev: Synthesized, prod: Synthesized) -> None:
+    for synth, days in ((dev, 7), (prod, 90)):
+        group = synth.service.to_json()["Resources"][logical_id(synth.stacks.service.http_api.access_logs)]
+        assert group["Properties"]["RetentionInDays"] == days
 
 
 def test_api_url_is_an_output(dev: Synthesized) -> None:
     outputs = dev.service.find_outputs("ApiUrl")
     assert len(outputs) == 1
-
-
-def test_failure_queue_and_stream_lag_are_alarmed(dev: Synthesized) -> None:
-    alarms = dev.service.find_resources("AWS::CloudWatch::Alarm").values()
-    metrics = {(a["Properties"]["Namespace"], a["Properties"]["MetricName"]) for a in alarms}
-    assert ("AWS/SQS", "ApproximateNumberOfMessagesVisible") in metrics
-    assert ("AWS/Lambda", "IteratorAge") in metrics
-
-
-def test_alarms_notify_only_when_an_address_is_configured(dev: Synthesized, prod: Synthesized) -> None:
-    assert not dev.service.find_resources("AWS::SNS::Subscription")
-    assert all(
-        "AlarmActions" not in alarm["Properties"]
-        for alarm in dev.service.find_resources("AWS::CloudWatch::Alarm").values()
-    )
-
-    (subscription,) = prod.service.find_resources("AWS::SNS::Subscription").values()
-    assert subscription["Properties"]["Protocol"] == "email"
-    assert subscription["Properties"]["Endpoint"] == "oncall@example.com"
-    (topic_id,) = prod.service.find_resources("AWS::SNS::Topic")
-    for alarm in prod.service.find_resources("AWS::CloudWatch::Alarm").values():
-        assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic_id}]
