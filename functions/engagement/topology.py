@@ -126,6 +126,15 @@ class StreamMappingSpec:
 
 
 @dataclass(frozen=True)
+class TopicSpec:
+    """An SNS topic this system owns, with the function subscribed to it."""
+
+    key: str
+    function: str
+    description: str
+
+
+@dataclass(frozen=True)
 class ScheduleSpec:
     """An EventBridge scheduled rule. Expressions use AWS syntax and are evaluated in UTC."""
 
@@ -143,6 +152,7 @@ class Topology:
     routes: tuple[RouteSpec, ...]
     stream_mappings: tuple[StreamMappingSpec, ...]
     schedules: tuple[ScheduleSpec, ...]
+    topics: tuple[TopicSpec, ...] = ()
 
     def table(self, key: str) -> TableSpec:
         return _one(self.tables, key, lambda t: t.key)
@@ -152,6 +162,9 @@ class Topology:
 
     def function(self, name: str) -> FunctionSpec:
         return _one(self.functions, name, lambda f: f.name)
+
+    def topic(self, key: str) -> TopicSpec:
+        return _one(self.topics, key, lambda t: t.key)
 
     def stream_mapping_for(self, function: str) -> StreamMappingSpec:
         return _one(self.stream_mappings, function, lambda m: m.function)
@@ -183,6 +196,14 @@ AGGREGATES = TableSpec(
     env_var="AGGREGATES_TABLE",
 )
 
+LINKS = TableSpec(
+    key="links",
+    partition_key="pk",
+    sort_key=None,
+    env_var="LINKS_TABLE",
+    ttl_attribute="expires_at",
+)
+
 API_KEYS = SecretSpec(
     key="api_keys",
     local_env="ENGAGEMENT_API_KEYS",
@@ -197,9 +218,41 @@ TELEGRAM_WEBHOOK = SecretSpec(
     description="The secret_token given to Telegram's setWebhook (1-256 of A-Z a-z 0-9 _ -)",
 )
 
+TWILIO = SecretSpec(
+    key="twilio",
+    local_env="TWILIO_AUTH_TOKEN",
+    arn_env="TWILIO_AUTH_TOKEN_SECRET_ARN",
+    description="Twilio account's primary Auth Token (validates X-Twilio-Signature)",
+)
+VONAGE = SecretSpec(
+    key="vonage",
+    local_env="VONAGE_SIGNATURE_SECRET",
+    arn_env="VONAGE_SIGNATURE_SECRET_ARN",
+    description="Vonage signature secret (signed SMS webhooks and Messages API JWTs)",
+)
+TELNYX = SecretSpec(
+    key="telnyx",
+    local_env="TELNYX_PUBLIC_KEY",
+    arn_env="TELNYX_PUBLIC_KEY_SECRET_ARN",
+    description="Telnyx account public key, base64 (verifies telnyx-signature-ed25519)",
+)
+PLIVO = SecretSpec(
+    key="plivo",
+    local_env="PLIVO_AUTH_TOKEN",
+    arn_env="PLIVO_AUTH_TOKEN_SECRET_ARN",
+    description="Plivo Auth Token (validates X-Plivo-Signature-V2/V3)",
+)
+LINK_SIGNING = SecretSpec(
+    key="link_signing",
+    local_env="LINK_SIGNING_KEY",
+    arn_env="LINK_SIGNING_KEY_SECRET_ARN",
+    description="Key that signs click-tracking link tokens, so forged tokens never reach the table",
+)
+FORM_OR_JSON = ("application/x-www-form-urlencoded", "application/json")
+
 TOPOLOGY = Topology(
-    tables=(EVENTS, AGGREGATES),
-    secrets=(API_KEYS, TELEGRAM_WEBHOOK),
+    tables=(EVENTS, AGGREGATES, LINKS),
+    secrets=(API_KEYS, TELEGRAM_WEBHOOK, TWILIO, VONAGE, TELNYX, PLIVO, LINK_SIGNING),
     functions=(
         FunctionSpec(
             name="ingest",
@@ -231,6 +284,34 @@ TOPOLOGY = Topology(
                 "TELEGRAM_ISSUE_KEY_PATTERN": r"[A-Z]{1,4}-\d{1,5}",
                 "TELEGRAM_BOT_ID": "issue-tracker-bot",
             },
+        ),
+        FunctionSpec(
+            name="sms",
+            handler="engagement.handlers.sms.handler",
+            memory_mb=512,
+            timeout_s=10,
+            description="SMS provider webhooks (Twilio, Vonage, Telnyx, Plivo): verified callbacks -> events",
+            tables={"events": ("PutItem",)},
+            secrets=("twilio", "vonage", "telnyx", "plivo"),
+            environment={"PUBLIC_BASE_URL": ""},
+        ),
+        FunctionSpec(
+            name="sms_events",
+            handler="engagement.handlers.sms_events.handler",
+            memory_mb=256,
+            timeout_s=30,
+            description="AWS End User Messaging SMS delivery events and replies, from SNS -> events",
+            tables={"events": ("PutItem",)},
+        ),
+        FunctionSpec(
+            name="links",
+            handler="engagement.handlers.links.handler",
+            memory_mb=512,
+            timeout_s=10,
+            description="Click tracking: POST /v1/links makes a tracked link, GET /c/{token} redirects",
+            tables={"links": ("PutItem", "GetItem"), "events": ("PutItem",)},
+            secrets=("api_keys", "link_signing"),
+            environment={"LINK_TTL_DAYS": "90", "CLICK_WINDOW_MINUTES": "30", "PUBLIC_BASE_URL": ""},
         ),
         FunctionSpec(
             name="scorer",
@@ -282,6 +363,64 @@ TOPOLOGY = Topology(
             public=True,  # Telegram cannot send a bearer key; the adapter checks its secret token
             accepts=("application/json",),
         ),
+        RouteSpec(
+            "POST",
+            "/v1/links",
+            "links",
+            "create_link",
+            tag="links",
+            status=201,
+            accepts=("application/json",),
+        ),
+        RouteSpec("GET", "/c/{token}", "links", "follow_link", tag="links", status=302, public=True),
+        # SMS providers sign their requests; each adapter verifies before reading (public=True
+        # only means "no bearer key").
+        RouteSpec(
+            "POST",
+            "/webhooks/twilio",
+            "sms",
+            "post_twilio",
+            tag="webhooks",
+            public=True,
+            accepts=FORM_OR_JSON,
+        ),
+        RouteSpec(
+            "POST",
+            "/webhooks/twilio/clicks",
+            "sms",
+            "post_twilio_clicks",
+            tag="webhooks",
+            public=True,
+            accepts=("application/json",),
+        ),
+        RouteSpec("GET", "/webhooks/vonage", "sms", "get_vonage", tag="webhooks", public=True),
+        RouteSpec(
+            "POST",
+            "/webhooks/vonage",
+            "sms",
+            "post_vonage",
+            tag="webhooks",
+            public=True,
+            accepts=FORM_OR_JSON,
+        ),
+        RouteSpec(
+            "POST",
+            "/webhooks/telnyx",
+            "sms",
+            "post_telnyx",
+            tag="webhooks",
+            public=True,
+            accepts=("application/json",),
+        ),
+        RouteSpec(
+            "POST",
+            "/webhooks/plivo",
+            "sms",
+            "post_plivo",
+            tag="webhooks",
+            public=True,
+            accepts=("application/x-www-form-urlencoded",),
+        ),
     ),
     stream_mappings=(
         StreamMappingSpec(
@@ -309,6 +448,13 @@ TOPOLOGY = Topology(
             expression="cron(0 2 ? * SUN *)",
             function="cleanup",
             description="Weekly on Sunday at 02:00 UTC",
+        ),
+    ),
+    topics=(
+        TopicSpec(
+            key="sms_events",
+            function="sms_events",
+            description="Event destination of the End User Messaging configuration set, and two-way replies",
         ),
     ),
 )

@@ -19,9 +19,11 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from engagement.domain.timefmt import parse_rfc3339
+from engagement.topology import TOPOLOGY
 from infra.local.apigw import HttpResponse
 from infra.local.gateway import Request
 from infra.local.recording import CONTROL_PREFIX
+from infra.local.topics import sns_event
 
 if TYPE_CHECKING:
     from infra.local.system import LocalSystem
@@ -72,6 +74,8 @@ class ControlApi:
 
     def handle(self, request: Request) -> HttpResponse:
         name = request.path.removeprefix(CONTROL_PREFIX).strip("/")
+        if request.method == "POST" and name.startswith("topics/"):
+            return self._publish(name.removeprefix("topics/"), request.body)
         route = self._routes.get((request.method, name))
         if route is None:
             return _error(404, f"no control route {request.method} {request.path}")
@@ -85,6 +89,21 @@ class ControlApi:
             return route(body)
         except ValueError as exc:
             return _error(400, str(exc))
+
+    def _publish(self, key: str, message: bytes) -> HttpResponse:
+        try:
+            topic = TOPOLOGY.topic(key)
+        except KeyError:
+            return _error(404, f"no topic {key!r}; the topology declares {[t.key for t in TOPOLOGY.topics]}")
+        event = sns_event(key, message.decode("utf-8"), self.system.clock.now())
+        try:
+            result = self.system.functions[topic.function].invoke(event)
+        except Exception as exc:
+            self.system.log("error", f"topic {key} -> {topic.function}: {type(exc).__name__}: {exc}")
+            return _json(502, {"error": "function_failed", "message": f"{type(exc).__name__}: {exc}"})
+        self.system.log("stream", f"topic {key} -> {topic.function}: {result}")
+        self.system.settle()
+        return _json(200, {"delivered_to": topic.function, "result": result})
 
     def _clock(self, body: dict[str, Any]) -> HttpResponse:
         if ("advance" in body) == ("set" in body):

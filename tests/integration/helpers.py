@@ -18,7 +18,16 @@ START = datetime(2026, 11, 1, tzinfo=UTC)
 def make_events(count: int, *, seed: int = 7, users: int = 4, items: int = 6) -> list[EngagementEvent]:
     """Events over a few users and items with skewed popularity and some out-of-order times."""
     rng = random.Random(seed)
-    kinds = [EventType.QUERY, EventType.MENTION, EventType.VIEW, EventType.CLICKED, EventType.CONVERTED]
+    # Opt-outs and opt-ins take the store's read-then-write path: the proofs cover it too.
+    kinds = [
+        EventType.QUERY,
+        EventType.MENTION,
+        EventType.VIEW,
+        EventType.CLICKED,
+        EventType.CONVERTED,
+        EventType.OPTED_OUT,
+        EventType.OPTED_IN,
+    ]
     events = []
     for n in range(count):
         kind = rng.choice(kinds)
@@ -31,6 +40,7 @@ def make_events(count: int, *, seed: int = 7, users: int = 4, items: int = 6) ->
                 type=kind,
                 occurred_at=occurred,
                 value=rng.choice([None, 5, 12.5]) if kind is EventType.CONVERTED else None,
+                context=rng.choice(["STOP", "21610", None]) if kind is EventType.OPTED_OUT else None,
             ).resolve()
         )
     return events

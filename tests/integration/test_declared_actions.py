@@ -17,6 +17,7 @@ from engagement import deps
 from engagement.domain.clock import ManualClock
 from engagement.topology import TOPOLOGY
 from infra.local.lambdas import load_functions
+from infra.local.topics import sns_event
 
 from .api import call
 from .helpers import stream_event, stream_records
@@ -91,6 +92,56 @@ def _telegram(tables: dict[str, str], clock: ManualClock) -> None:
         call("POST", "/webhooks/telegram", body, key=None, headers={"X-Telegram-Bot-Api-Secret-Token": "tg"})
 
 
+def twilio_form(fields: dict[str, str], *, query: str = "campaign=spring") -> tuple[bytes, dict[str, str]]:
+    """A form callback signed the way Twilio signs it, for the URL the gateway rebuilds."""
+    from urllib.parse import urlencode
+
+    from twilio.request_validator import RequestValidator
+
+    url = f"https://api.local/webhooks/twilio?{query}"
+    signature = RequestValidator("twilio-token").compute_signature(url, fields)
+    return urlencode(fields).encode(), {"X-Twilio-Signature": signature}
+
+
+@scenario("sms")
+def _sms(tables: dict[str, str], clock: ManualClock) -> None:
+    for fields in (
+        {"MessageSid": "SM1", "MessageStatus": "delivered", "To": "+14155550100", "From": "+14155550199"},
+        {"MessageSid": "SM2", "From": "+14155550100", "To": "+14155550199", "Body": "STOP"},
+    ):
+        body, headers = twilio_form(fields)
+        answer = call(
+            "POST",
+            "/webhooks/twilio?campaign=spring",
+            key=None,
+            raw=body,
+            content_type="application/x-www-form-urlencoded",
+            headers=headers,
+        )
+        assert answer.status == 200, answer.body
+
+
+@scenario("sms_events")
+def _sms_events(tables: dict[str, str], clock: ManualClock) -> None:
+    message = json.dumps(
+        {
+            "eventType": "TEXT_DELIVERED",
+            "messageId": "m-1",
+            "destinationPhoneNumber": "+14155550100",
+            "eventTimestamp": 1795000000000,
+        }
+    )
+    load_functions()["sms_events"].invoke(sns_event("sms_events", message, clock.now()))
+
+
+@scenario("links")
+def _links(tables: dict[str, str], clock: ManualClock) -> None:
+    token = call("POST", "/v1/links", {"url": "https://x.example", "user_id": "u1", "campaign": "c"}).body[
+        "token"
+    ]
+    assert call("GET", f"/c/{token}", key=None, headers={"User-Agent": "Mozilla/5.0"}).status == 302
+
+
 @scenario("scorer")
 def _scorer(tables: dict[str, str], clock: ManualClock) -> None:
     records = stream_records(tables["events"])
@@ -117,6 +168,8 @@ def test_a_function_calls_only_the_actions_it_declares(
     function: str, tables: dict[str, str], clock: ManualClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TELEGRAM_WEBHOOK_SECRET", "tg")
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "twilio-token")
+    monkeypatch.setenv("LINK_SIGNING_KEY", "link-key")
     call("POST", "/v1/events", {"events": _events()})  # something to read, score, decay and clean
     load_functions()["scorer"].invoke(stream_event(stream_records(tables["events"])))
     with recording_calls() as calls:

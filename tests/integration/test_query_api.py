@@ -146,3 +146,41 @@ def test_the_openapi_document_is_public_and_describes_every_route(tables: dict[s
     assert document["paths"]["/v1/events"]["post"]["security"] == [{"bearerAuth": []}]
     assert "202" in document["paths"]["/v1/events"]["post"]["responses"]
     assert "EventIn" in document["components"]["schemas"]
+
+
+def suppression_after(tables: dict[str, str], *events: dict[str, Any]) -> Any:
+    assert call("POST", "/v1/events", {"events": list(events)}).status == 202
+    assert load_functions()["scorer"].invoke(stream_event(stream_records(tables["events"]))) == {
+        "batchItemFailures": []
+    }
+    return call("GET", "/v1/users/%2B15550001111/stats").body["suppressed"]
+
+
+def sms(kind: str, at: str, context: str | None = None) -> dict[str, Any]:
+    event = {"user_id": "+15550001111", "item_id": "spring", "type": kind, "occurred_at": at}
+    return {**event, "context": context} if context else event
+
+
+def test_an_opt_out_suppresses_the_contact_with_its_time_and_reason(tables: dict[str, str]) -> None:
+    suppressed = suppression_after(
+        tables, sms("delivered", "2026-11-01T00:00:00Z"), sms("opted_out", "2026-11-02T00:00:00Z", "STOP")
+    )
+    assert suppressed == {"since": "2026-11-02T00:00:00Z", "reason": "STOP"}
+
+
+def test_an_opt_in_lifts_the_suppression_and_a_later_opt_out_restores_it(tables: dict[str, str]) -> None:
+    assert (
+        suppression_after(
+            tables,
+            sms("opted_out", "2026-11-02T00:00:00Z", "STOP"),
+            sms("opted_in", "2026-11-03T00:00:00Z", "START"),
+        )
+        is None
+    )
+    again = suppression_after(tables, sms("opted_out", "2026-11-05T00:00:00Z", "21610"))
+    assert again == {"since": "2026-11-05T00:00:00Z", "reason": "21610"}
+
+
+def test_a_late_old_opt_out_does_not_override_a_newer_opt_in(tables: dict[str, str]) -> None:
+    assert suppression_after(tables, sms("opted_in", "2026-11-03T00:00:00Z", "START")) is None
+    assert suppression_after(tables, sms("opted_out", "2026-11-01T00:00:00Z", "STOP")) is None

@@ -25,6 +25,8 @@ ROUTE_MODULES = {
     "ingest": "engagement.api.events",
     "query": "engagement.api.users",
     "telegram": "engagement.api.telegram",
+    "sms": "engagement.api.sms",
+    "links": "engagement.api.links",
 }
 
 

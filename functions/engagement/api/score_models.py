@@ -79,6 +79,11 @@ class EngagementDetail(BaseModel):
         )
 
 
+class SuppressionOut(BaseModel):
+    since: AwareDatetime = Field(description="When the contact opted out")
+    reason: str | None = Field(description="The keyword or provider error code that opted them out")
+
+
 class UserStatsResponse(BaseModel):
     user_id: str
     as_of: AwareDatetime
@@ -88,6 +93,9 @@ class UserStatsResponse(BaseModel):
     most_engaged_items: list[EngagementSummary]
     first_interaction: AwareDatetime
     last_interaction: AwareDatetime
+    suppressed: SuppressionOut | None = Field(
+        description="Present while the contact is opted out (until an opt-in): do not message them"
+    )
 
     @classmethod
     def of(cls, user_id: str, as_of: datetime, stats: UserStats) -> UserStatsResponse:
@@ -100,4 +108,7 @@ class UserStatsResponse(BaseModel):
             most_engaged_items=[EngagementSummary.of(s) for s in stats.most_engaged_items],
             first_interaction=from_ms(stats.first_interaction_ms),
             last_interaction=from_ms(stats.last_interaction_ms),
+            suppressed=None
+            if stats.suppression is None
+            else SuppressionOut(since=from_ms(stats.suppression.since_ms), reason=stats.suppression.reason),
         )

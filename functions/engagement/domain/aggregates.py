@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from engagement.domain.event_types import EventType
+from engagement.domain.event_types import SUPPRESSION_TYPES, EventType
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,8 @@ class ObservedEvent:
     occurred_ms: int
     value: Decimal | None
     recorded_s: int
+    detail: str | None = None
+    """The event's context: for an opt-out, the keyword or error code that caused it."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,15 @@ class AggregateDelta:
     def last_ms(self) -> int:
         return max(e.occurred_ms for e in self.events)
 
+    @property
+    def tracks_suppression(self) -> bool:
+        return any(e.type in SUPPRESSION_TYPES for e in self.events)
+
+    def latest(self, event_type: EventType) -> ObservedEvent | None:
+        """The most recent event of a type (ties broken by id, so the choice is deterministic)."""
+        found = [e for e in self.events if e.type is event_type]
+        return max(found, key=lambda e: (e.occurred_ms, e.event_id)) if found else None
+
     def without(self, event_ids: set[str]) -> AggregateDelta:
         return AggregateDelta(self.key, tuple(e for e in self.events if e.event_id not in event_ids))
 
@@ -79,10 +90,28 @@ class Aggregate:
     last_ms: int
     materialized_score: float | None = None
     materialized_at_ms: int | None = None
+    last_by_type: dict[EventType, int] | None = None
+    """Latest occurrence (epoch ms) of the suppression types, on the per-user aggregate."""
+    opt_out_reason: str | None = None
 
     @property
     def interaction_count(self) -> int:
         return sum(self.counts.values())
+
+    @property
+    def suppression(self) -> Suppression | None:
+        """Suppressed while the latest opt-out is newer than the latest opt-in."""
+        last = self.last_by_type or {}
+        opted_out = last.get(EventType.OPTED_OUT)
+        if opted_out is None or opted_out <= last.get(EventType.OPTED_IN, -1):
+            return None
+        return Suppression(since_ms=opted_out, reason=self.opt_out_reason)
+
+
+@dataclass(frozen=True)
+class Suppression:
+    since_ms: int
+    reason: str | None
 
 
 def plan_batch(events: Iterable[ObservedEvent]) -> list[AggregateDelta]:

@@ -18,4 +18,10 @@ class EventType(StrEnum):
     RESPONDED = "responded"
     CONVERTED = "converted"
     OPTED_OUT = "opted_out"
+    OPTED_IN = "opted_in"
+    """The contact lifted an opt-out (START, UNSTOP, YES): a state change, not engagement."""
     BOUNCED = "bounced"
+
+
+SUPPRESSION_TYPES = frozenset({EventType.OPTED_OUT, EventType.OPTED_IN})
+"""Types whose latest occurrence decides whether a contact may be messaged."""

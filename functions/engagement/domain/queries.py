@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from engagement.domain.aggregates import Aggregate, AggregateKey
+from engagement.domain.aggregates import Aggregate, AggregateKey, Suppression
 from engagement.domain.linear import LINEAR, LinearProfile, LinearScore
 from engagement.domain.ports import AggregateReader
 
@@ -31,6 +31,7 @@ class UserStats:
     most_engaged_items: list[ScoredEngagement]
     first_interaction_ms: int
     last_interaction_ms: int
+    suppression: Suppression | None
 
 
 def _scored(aggregate: Aggregate, at: datetime, profile: LinearProfile) -> ScoredEngagement:
@@ -78,4 +79,5 @@ def user_stats(
         most_engaged_items=pairs[:STATS_TOP_ITEMS],
         first_interaction_ms=user.first_ms,
         last_interaction_ms=user.last_ms,
+        suppression=user.suppression,
     )

@@ -21,23 +21,29 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from engagement.domain.aggregates import Aggregate, AggregateDelta, AggregateKey
 from engagement.domain.errors import StoreError
+from engagement.domain.event_types import SUPPRESSION_TYPES, EventType
 from engagement.domain.timefmt import to_ms
 from engagement.store.dedupe import DedupeRing
 from engagement.store.items import (
     AGGREGATE_PROJECTION,
     COUNT_PREFIX,
+    LAST_PREFIX,
+    OPT_OUT_REASON,
     PAIR_SK_PREFIX,
     aggregate_from_item,
     aggregate_key_attrs,
     event_item,
+    link_from_item,
+    link_item,
 )
-from engagement.topology import AGGREGATES, EVENTS, TOPOLOGY
+from engagement.topology import AGGREGATES, EVENTS, LINKS, TOPOLOGY
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
 
     from engagement.domain.events import EngagementEvent
+    from engagement.domain.links import Link
 
 # Short timeouts and few attempts: API Gateway gives up after 29 s and providers retry anyway,
 # so a slow store should surface as a 5xx quickly rather than hold the connection.
@@ -83,10 +89,12 @@ class DynamoStore:
         aggregates_table: str,
         ring: DedupeRing,
         retention_days: int = DEFAULT_RETENTION_DAYS,
+        links_table: str = "",
     ) -> None:
         self._client = client
         self._events = events_table
         self._aggregates = aggregates_table
+        self._links = links_table
         self._ring = ring
         self._retention_s = retention_days * 86_400
 
@@ -99,6 +107,7 @@ class DynamoStore:
             client,
             events_table=os.environ.get(EVENTS.env_var, ""),
             aggregates_table=os.environ.get(AGGREGATES.env_var, ""),
+            links_table=os.environ.get(LINKS.env_var, ""),
             ring=DedupeRing.for_mapping(TOPOLOGY.stream_mapping_for("scorer")),
             retention_days=int(os.environ.get("EVENT_RETENTION_DAYS", DEFAULT_RETENTION_DAYS)),
         )
@@ -120,6 +129,28 @@ class DynamoStore:
             return False
         return True
 
+    # ----------------------------------------------------------------- links
+
+    def put_link(self, link: Link) -> bool:
+        """Store a new link; False if its id is taken (the caller draws another)."""
+        try:
+            with _translating("storing a link"):
+                self._client.put_item(
+                    TableName=self._links,
+                    Item=_serialize(link_item(link)),
+                    ConditionExpression="attribute_not_exists(pk)",
+                )
+        except _ConditionFailed:
+            return False
+        return True
+
+    def get_link(self, link_id: str) -> Link | None:
+        with _translating("reading a link"):
+            item = self._client.get_item(TableName=self._links, Key=_serialize({"pk": f"L#{link_id}"})).get(
+                "Item"
+            )
+        return None if item is None else link_from_item(_deserialize(item))
+
     # ------------------------------------------------------------ aggregates
 
     def apply(self, delta: AggregateDelta) -> ApplyResult:
@@ -139,11 +170,22 @@ class DynamoStore:
                 duplicates=first.duplicates + rest.duplicates,
                 read_before_write=first.read_before_write or rest.read_before_write,
             )
+        if delta.tracks_suppression:
+            # "Latest opt-out vs latest opt-in" needs a max per type, which one unconditional
+            # expression cannot take; opt-outs are rare, so they take the read-then-write path.
+            return self._apply_exactly(delta, self._read(delta.key))
         try:
             self._update(delta, exact=None)
             return ApplyResult(applied=len(delta.events), duplicates=0, read_before_write=False)
         except _ConditionFailed as refused:
             return self._apply_exactly(delta, refused.item)
+
+    def _read(self, key: AggregateKey) -> dict[str, Any] | None:
+        with _translating("reading an aggregate"):
+            item = self._client.get_item(
+                TableName=self._aggregates, Key=_serialize(aggregate_key_attrs(key)), ConsistentRead=True
+            ).get("Item")
+        return None if item is None else _deserialize(item)
 
     def _apply_exactly(self, delta: AggregateDelta, current: dict[str, Any] | None) -> ApplyResult:
         """The slow path: ``current`` is the item as the refused write saw it (DynamoDB returns it
@@ -206,6 +248,12 @@ class DynamoStore:
             ]
         else:
             sets += [f"{first} = {expr.value(exact.first_ms)}", f"{last} = {expr.value(exact.last_ms)}"]
+            sets += [
+                f"{expr.name(LAST_PREFIX + t.value)} = {expr.value(ms)}"
+                for t, ms in exact.last_by_type.items()
+            ]
+            if exact.opt_out_reason is not None:
+                sets.append(f"{expr.name(OPT_OUT_REASON)} = {expr.value(exact.opt_out_reason)}")
             conditions = [
                 "attribute_not_exists(pk)"
                 if exact.version is None
@@ -337,15 +385,28 @@ class _Exact:
     first_ms: int
     last_ms: int
     version: int | None
+    last_by_type: dict[EventType, int]
+    """Latest occurrence per suppression type, when this write moves it."""
+    opt_out_reason: str | None
 
     @classmethod
     def after(cls, current: Mapping[str, Any] | None, fresh: AggregateDelta) -> _Exact:
-        if current is None:
-            return cls(first_ms=fresh.first_ms, last_ms=fresh.last_ms, version=None)
+        current = current or {}
+        last_by_type: dict[EventType, int] = {}
+        reason = None
+        for event_type in SUPPRESSION_TYPES:
+            latest = fresh.latest(event_type)
+            stored = current.get(LAST_PREFIX + event_type.value)
+            if latest is not None and (stored is None or latest.occurred_ms >= int(stored)):
+                last_by_type[event_type] = latest.occurred_ms
+                if event_type is EventType.OPTED_OUT:
+                    reason = latest.detail or event_type.value
         return cls(
             first_ms=min(int(current.get("first_ms", fresh.first_ms)), fresh.first_ms),
             last_ms=max(int(current.get("last_ms", fresh.last_ms)), fresh.last_ms),
-            version=int(current.get("ver", 0)),
+            version=int(current["ver"]) if "ver" in current else None,
+            last_by_type=last_by_type,
+            opt_out_reason=reason,
         )
 
 

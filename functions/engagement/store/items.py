@@ -15,7 +15,12 @@ aggregates table (no stream, so the scorer's own writes can never retrigger it)
     last_ms         latest occurred_at (epoch ms)
     ver             bumped by every write; guards the read-modify-write fallback
     seen0..seen3    dedupe tokens of recently applied events (see ``store.dedupe``)
+    lt_opted_out, lt_opted_in, opt_reason   latest opt-out / opt-in (epoch ms) and the opt-out's
+                    keyword or error code: whether the contact is suppressed
     score, score_at_ms   materialized by the decay job, never read by the API
+
+links table (TTL ``expires_at``)
+    pk = "L#<link id>"   url, user_id, campaign, created_at; expired links are refused on read
 """
 
 from __future__ import annotations
@@ -27,8 +32,9 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from engagement.domain.aggregates import Aggregate, AggregateKey, ObservedEvent
-from engagement.domain.event_types import EventType
-from engagement.domain.timefmt import rfc3339, to_ms
+from engagement.domain.event_types import SUPPRESSION_TYPES, EventType
+from engagement.domain.links import Link
+from engagement.domain.timefmt import from_ms, parse_rfc3339, rfc3339, to_ms
 
 if TYPE_CHECKING:
     # Only ingest builds event items; the other functions never import pydantic through here.
@@ -39,8 +45,19 @@ PAIR_SK_PREFIX = "I#"
 COUNT_PREFIX = "c_"
 
 # Attributes a read needs; the dedupe sets can be large and are never projected.
-AGGREGATE_PROJECTION = ["pk", "sk", "first_ms", "last_ms", "vsum", "score", "score_at_ms"] + [
-    f"{COUNT_PREFIX}{t.value}" for t in EventType
+LAST_PREFIX = "lt_"
+OPT_OUT_REASON = "opt_reason"
+AGGREGATE_PROJECTION = [
+    "pk",
+    "sk",
+    "first_ms",
+    "last_ms",
+    "vsum",
+    "score",
+    "score_at_ms",
+    OPT_OUT_REASON,
+    *(f"{COUNT_PREFIX}{t.value}" for t in EventType),
+    *(f"{LAST_PREFIX}{t.value}" for t in sorted(SUPPRESSION_TYPES)),
 ]
 
 
@@ -51,6 +68,28 @@ def event_pk(event_id: str) -> str:
 def aggregate_key_attrs(key: AggregateKey) -> dict[str, str]:
     sk = USER_SK if key.item_id is None else f"{PAIR_SK_PREFIX}{key.item_id}"
     return {"pk": f"U#{key.user_id}", "sk": sk}
+
+
+def link_item(link: Link) -> dict[str, Any]:
+    return {
+        "pk": f"L#{link.id}",
+        "url": link.url,
+        "user_id": link.user_id,
+        "campaign": link.campaign,
+        "created_at": rfc3339(link.created_at),
+        "expires_at": to_ms(link.expires_at) // 1000,
+    }
+
+
+def link_from_item(item: Mapping[str, Any]) -> Link:
+    return Link(
+        id=str(item["pk"]).removeprefix("L#"),
+        url=str(item["url"]),
+        user_id=str(item["user_id"]),
+        campaign=str(item["campaign"]),
+        created_at=parse_rfc3339(str(item["created_at"])),
+        expires_at=from_ms(int(item["expires_at"]) * 1000),
+    )
 
 
 def event_item(event: EngagementEvent, *, received_at: datetime, expires_at_s: int) -> dict[str, Any]:
@@ -88,6 +127,7 @@ def observed_event(image: Mapping[str, Any], recorded_s: int) -> ObservedEvent:
             occurred_ms=int(image["occurred_ms"]),
             value=None if value is None else Decimal(value),
             recorded_s=recorded_s,
+            detail=None if image.get("context") is None else str(image["context"]),
         )
     except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
         raise ValueError(f"malformed event image: {exc!r}") from exc
@@ -103,6 +143,11 @@ def aggregate_from_item(item: Mapping[str, Any]) -> Aggregate:
     }
     score = item.get("score")
     score_at = item.get("score_at_ms")
+    last_by_type = {
+        t: int(item[f"{LAST_PREFIX}{t.value}"])
+        for t in SUPPRESSION_TYPES
+        if f"{LAST_PREFIX}{t.value}" in item
+    }
     return Aggregate(
         key=AggregateKey(user_id=pk.removeprefix("U#"), item_id=item_id),
         counts=counts,
@@ -111,4 +156,6 @@ def aggregate_from_item(item: Mapping[str, Any]) -> Aggregate:
         last_ms=int(item["last_ms"]),
         materialized_score=None if score is None else float(score),
         materialized_at_ms=None if score_at is None else int(score_at),
+        last_by_type=last_by_type or None,
+        opt_out_reason=None if item.get(OPT_OUT_REASON) is None else str(item[OPT_OUT_REASON]),
     )

@@ -1,0 +1,20 @@
+"""Lambda entry point: POST /v1/links and GET /c/{token}."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from engagement import deps
+from engagement.api.http import serve
+from engagement.api.links import app
+from engagement.observability import emit_metrics, logger
+
+deps.init()  # clients are built during init, not on the first request
+
+
+@logger.inject_lambda_context(clear_state=True)
+@emit_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return serve(app, event, context)

@@ -1,0 +1,143 @@
+"""What every SMS provider's callbacks mean for engagement, whoever sent them.
+
+Providers speak different vocabularies (see each provider module); they all reduce to a few
+signals about one contact:
+
+    delivered    a message reached the handset (counted once per message)
+    bounced      it could not (undelivered, failed, rejected, expired...)
+    opted_out    the contact sent STOP (or a send failed because they had: Twilio 21610,
+                 Telnyx 40300, Vonage err-code 9 are opt-outs, not bounces)
+    opted_in     the contact sent START / UNSTOP / YES: the opt-out is lifted
+    responded    any other inbound message
+    clicked      a tracked link was followed
+
+Intermediate statuses (queued, sending, sent, accepted...) are acknowledged and store nothing.
+
+Event ids decide idempotency and precedence. A message's delivery outcome has one id
+(provider, message id, "outcome"): the first terminal callback stored wins, so a repeated
+callback is a duplicate, a late "delivered" never overrides a failure already recorded, and a
+message counts as delivered at most once. Inbound messages are keyed by their own message id,
+and clicks by message and 30-minute window (fixed windows: two clicks either side of a
+window boundary count twice).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from engagement.domain.event_types import EventType
+from engagement.domain.events import EventIn, stable_id
+from engagement.domain.timefmt import to_ms
+
+DEFAULT_CAMPAIGN = "sms"
+CLICK_WINDOW_MS = 30 * 60 * 1000
+"""Clicks on one message's link within this window count once (a double tap, a reload)."""
+SOURCE_PREFIX = "sms."
+
+# Union of the providers' and regulators' keyword sets (webhook-providers notes §11); a message
+# is a keyword only when it is exactly one of these after trimming, in any case.
+OPT_OUT_KEYWORDS = frozenset(
+    {
+        "STOP",
+        "STOPALL",
+        "STOP ALL",
+        "UNSUBSCRIBE",
+        "CANCEL",
+        "END",
+        "QUIT",
+        "REVOKE",
+        "OPTOUT",
+        "OPT-OUT",
+        "OPT OUT",
+        "ARRET",
+        "REMOVE",
+        "TD",
+    }
+)
+OPT_IN_KEYWORDS = frozenset({"START", "UNSTOP", "YES"})
+
+
+class SmsOutcome(StrEnum):
+    DELIVERED = "delivered"
+    BOUNCED = "bounced"
+    OPTED_OUT = "opted_out"
+    OPTED_IN = "opted_in"
+    RESPONDED = "responded"
+    CLICKED = "clicked"
+
+
+_EVENT_TYPE = {
+    SmsOutcome.DELIVERED: EventType.DELIVERED,
+    SmsOutcome.BOUNCED: EventType.BOUNCED,
+    SmsOutcome.OPTED_OUT: EventType.OPTED_OUT,
+    SmsOutcome.OPTED_IN: EventType.OPTED_IN,
+    SmsOutcome.RESPONDED: EventType.RESPONDED,
+    SmsOutcome.CLICKED: EventType.CLICKED,
+}
+
+
+@dataclass(frozen=True)
+class SmsSignal:
+    """One provider callback, understood. ``outcome`` None: acknowledged, nothing to store."""
+
+    provider: str
+    outcome: SmsOutcome | None
+    contact: str
+    """The contact's phone number (normalized to E.164 by :func:`e164`)."""
+    message_id: str
+    """The provider's id of the message the callback is about (outbound or inbound)."""
+    occurred_at: datetime
+    inbound: bool
+    """True for a message the contact sent; False for a status about one sent to them."""
+    detail: str | None = None
+    """The provider's own word for it: a status, a keyword, an error code. Kept as context."""
+    campaign: str | None = None
+    """The campaign, when the callback itself names one (else the callback URL's)."""
+
+
+def classify_inbound(text: str | None) -> SmsOutcome:
+    word = " ".join((text or "").split()).upper()
+    if word in OPT_OUT_KEYWORDS:
+        return SmsOutcome.OPTED_OUT
+    if word in OPT_IN_KEYWORDS:
+        return SmsOutcome.OPTED_IN
+    return SmsOutcome.RESPONDED
+
+
+def e164(number: str) -> str:
+    """``+14155550100`` from "+1 415 555 0100", "14155550100" (Vonage, Plivo send no plus)."""
+    digits = "".join(ch for ch in number if ch.isdigit())
+    if not 6 <= len(digits) <= 15:
+        raise ValueError("not a phone number")
+    return f"+{digits}"
+
+
+def masked(number: str) -> str:
+    """What logs may show of a phone number: enough to tell two apart, not enough to call."""
+    return number[:4] + "…" + number[-2:] if len(number) > 6 else "…"
+
+
+def to_events(signals: list[SmsSignal], *, campaign: str) -> list[EventIn]:
+    events = []
+    for signal in signals:
+        if signal.outcome is None:
+            continue
+        if signal.outcome is SmsOutcome.CLICKED:
+            slot = f"click:{to_ms(signal.occurred_at) // CLICK_WINDOW_MS}"
+        else:
+            slot = "inbound" if signal.inbound else "outcome"
+        events.append(
+            EventIn(
+                event_id=stable_id(signal.provider, signal.message_id, slot),
+                user_id=signal.contact,
+                item_id=signal.campaign or campaign,
+                type=_EVENT_TYPE[signal.outcome],
+                occurred_at=signal.occurred_at,
+                context=signal.detail,
+                source=SOURCE_PREFIX + signal.provider,
+                metadata={"message_id": signal.message_id},
+            )
+        )
+    return events
