@@ -60,6 +60,9 @@ class FunctionSpec:
     secrets: tuple[str, ...] = ()
     environment: dict[str, str] = field(default_factory=dict)
     """Plain settings with their defaults (never secrets); the stack and the runner pass them on."""
+    packages: tuple[str, ...] = ()
+    """Third-party distributions imported beyond the runtime's boto3 and the Powertools layer;
+    the stack ships them in a layer built for the function's platform, at the tested versions."""
 
     @property
     def module(self) -> str:
@@ -294,6 +297,7 @@ TOPOLOGY = Topology(
             tables={"events": ("PutItem",)},
             secrets=("twilio", "vonage", "telnyx", "plivo"),
             environment={"PUBLIC_BASE_URL": ""},
+            packages=("cryptography",),  # Ed25519 for Telnyx
         ),
         FunctionSpec(
             name="sms_events",

@@ -22,7 +22,8 @@ from constructs import Construct
 from engagement.topology import ScheduleSpec, StreamMappingSpec, TopicSpec, Topology
 from infra.cloud.config import StageConfig
 from infra.cloud.dashboard import ServiceDashboard
-from infra.cloud.functions import build_function, function_code, powertools_layer
+from infra.cloud.dependencies import layer_directory, pins
+from infra.cloud.functions import ARCHITECTURE, RUNTIME, build_function, function_code, powertools_layer
 from infra.cloud.http_api import EngagementHttpApi
 from infra.cloud.monitoring import ServiceAlarms
 from infra.cloud.naming import pascal, schedule_rule_name
@@ -56,9 +57,16 @@ class ServiceStack(Stack):
         )
         code = function_code(functions_dir)
         layer = powertools_layer(self)
+        self.dependency_layers: dict[tuple[str, ...], lambda_.LayerVersion] = {}
         self.functions: dict[str, lambda_.Function] = {
             spec.name: build_function(
-                self, spec, topology=topology, data=data, code=code, layers=[layer], stage=stage
+                self,
+                spec,
+                topology=topology,
+                data=data,
+                code=code,
+                layers=[layer, *self._dependency_layers(spec.packages)],
+                stage=stage,
             )
             for spec in topology.functions
         }
@@ -94,6 +102,22 @@ class ServiceStack(Stack):
         )
         self.alarms = ServiceAlarms(self, "Alarms", signals=signals, topic=data.alarm_topic)
         self.dashboard = ServiceDashboard(self, "Dashboard", signals=signals, alarms=self.alarms.by_signal)
+
+    def _dependency_layers(self, packages: tuple[str, ...]) -> list[lambda_.LayerVersion]:
+        """One layer per distinct package set, shared by the functions that declare it."""
+        if not packages:
+            return []
+        key = tuple(sorted(set(packages)))
+        if key not in self.dependency_layers:
+            self.dependency_layers[key] = lambda_.LayerVersion(
+                self,
+                "Dependencies" + "".join(pascal(name) for name in key),
+                code=lambda_.Code.from_asset(str(layer_directory(key))),
+                compatible_runtimes=[RUNTIME],
+                compatible_architectures=[ARCHITECTURE],
+                description=f"Pinned for {RUNTIME.name} on {ARCHITECTURE.name}: {', '.join(pins(key))}",
+            )
+        return [self.dependency_layers[key]]
 
     def _add_stream_mapping(self, spec: StreamMappingSpec, data: StatefulResources) -> None:
         # The key is the record's own field name, verbatim: CDK does not translate it, and a

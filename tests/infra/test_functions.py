@@ -43,7 +43,7 @@ def test_function_matches_its_spec(dev: Synthesized, name: str) -> None:
 
 @pytest.mark.parametrize("name", SPECS)
 def test_function_uses_the_pinned_powertools_layer(dev: Synthesized, name: str) -> None:
-    (layer,) = _props(dev, SPECS[name])["Layers"]
+    layer = _props(dev, SPECS[name])["Layers"][0]  # first, so our own layers cannot shadow it
     parameter = dev.service.to_json()["Parameters"][local_ref(layer).logical_id]
     assert parameter["Type"] == "AWS::SSM::Parameter::Value<String>"
     assert parameter["Default"] == POWERTOOLS_LAYER_PARAMETER
@@ -99,3 +99,18 @@ def test_prod_keeps_logs_longer(prod: Synthesized) -> None:
         for group in prod.service.find_resources("AWS::Logs::LogGroup").values()
     }
     assert retentions == {90}
+
+
+def test_functions_that_declare_packages_get_them_in_a_layer_built_for_arm64(dev: Synthesized) -> None:
+    from infra.cloud.dependencies import layer_directory, pins
+
+    for spec in TOPOLOGY.functions:
+        layers = _props(dev, spec)["Layers"]
+        assert len(layers) == (2 if spec.packages else 1), spec.name
+    sms = next(spec for spec in TOPOLOGY.functions if spec.packages)
+    directory = layer_directory(sms.packages)
+    assert (directory / ".complete").read_text().split() == pins(sms.packages)
+    native = list((directory / "python").rglob("*.so"))
+    assert native
+    assert all("aarch64" in path.name or "abi3" in path.name for path in native), native
+    assert not (directory / "python" / "pydantic").exists()  # only what was declared (and its needs)
