@@ -49,8 +49,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Literal, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
+from engagement.webhooks import plivo, twilio
 from engagement.webhooks.telegram import SECRET_HEADER as TELEGRAM_SECRET_HEADER
 from infra.local.recording import RecordedRequest, RecordingError, read_recording
 
@@ -194,7 +195,72 @@ class TelegramSecretTokenResigner:
         return dataclasses.replace(request, headers=headers)
 
 
-RESIGNERS: list[Resigner] = [BearerKeyResigner(), TelegramSecretTokenResigner()]
+def _form(request: RecordedRequest) -> list[tuple[str, str]]:
+    media = next((v for n, v in request.headers if n.lower() == "content-type"), "").split(";")[0].strip()
+    if media.lower() != "application/x-www-form-urlencoded":
+        return []
+    return parse_qsl(request.body.decode("utf-8"), keep_blank_values=True)
+
+
+def _replace_header(request: RecordedRequest, name: str, value: str) -> RecordedRequest:
+    headers = tuple((n, value if n.lower() == name else v) for n, v in request.headers)
+    return dataclasses.replace(request, headers=headers)
+
+
+@dataclass(frozen=True)
+class TwilioSignatureResigner:
+    """Re-signs ``X-Twilio-Signature`` for the target URL with ``secrets["twilio"]`` (the Auth
+    Token of the account the target verifies against): Twilio signs the URL it calls, so a
+    recorded callback replayed anywhere else needs a new signature."""
+
+    name: str = "twilio"
+
+    def applies(self, request: RecordedRequest) -> bool:
+        return any(n.lower() == twilio.SIGNATURE_HEADER for n, _ in request.headers)
+
+    def resign(self, request: RecordedRequest, *, url: str, secrets: Mapping[str, str]) -> RecordedRequest:
+        token = secrets.get(self.name)
+        if token is None:
+            return request
+        return _replace_header(request, twilio.SIGNATURE_HEADER, twilio.signature(url, _form(request), token))
+
+
+@dataclass(frozen=True)
+class PlivoSignatureResigner:
+    """Re-signs Plivo's V3 (or V2) signature for the target URL with ``secrets["plivo"]``, keeping
+    the recorded nonce. Main-account (``-Ma-``) signatures are dropped: one token signs here."""
+
+    name: str = "plivo"
+
+    def applies(self, request: RecordedRequest) -> bool:
+        return any(n.lower().startswith("x-plivo-signature-") for n, _ in request.headers)
+
+    def resign(self, request: RecordedRequest, *, url: str, secrets: Mapping[str, str]) -> RecordedRequest:
+        token = secrets.get(self.name)
+        if token is None:
+            return request
+        headers = {n.lower(): v for n, v in request.headers}
+        if "x-plivo-signature-v3-nonce" in headers:
+            nonce = headers["x-plivo-signature-v3-nonce"]
+            signed = plivo.sign(plivo.v3_message(request.method, url, _form(request), nonce), token)
+            name = "x-plivo-signature-v3"
+        else:
+            nonce = headers.get("x-plivo-signature-v2-nonce", "")
+            signed = plivo.sign(plivo.v2_message(url, nonce), token)
+            name = "x-plivo-signature-v2"
+        kept = tuple((n, v) for n, v in request.headers if "-ma-" not in n.lower() and n.lower() != name)
+        return dataclasses.replace(request, headers=(*kept, (name, signed)))
+
+
+RESIGNERS: list[Resigner] = [
+    BearerKeyResigner(),
+    TelegramSecretTokenResigner(),
+    TwilioSignatureResigner(),
+    PlivoSignatureResigner(),
+]
+"""Vonage's ``sig`` covers only the parameters, so a replay keeps it valid for the same secret;
+Telnyx signs with its own private key, so a Telnyx recording can only be replayed to a target
+that trusts the same Telnyx account."""
 """Resigners :func:`replay` uses unless told otherwise."""
 
 

@@ -195,6 +195,13 @@ def _verify(request: WebhookRequest, key: bytes, presented: bytes) -> Verdict:
     return Verdict.OK if matched and body_matches else Verdict.INVALID
 
 
+def signature(url: str, fields: list[tuple[str, str]], token: str) -> str:
+    """The ``X-Twilio-Signature`` Twilio sends for this URL and these form fields (a JSON body
+    is covered by the URL's ``bodySHA256``, so its fields are none)."""
+    digest = hmac.new(token.encode("utf-8"), (url + _canonical_fields(fields)).encode("utf-8"), hashlib.sha1)
+    return base64.b64encode(digest.digest()).decode("ascii")
+
+
 def _canonical_fields(fields: list[tuple[str, str]]) -> str:
     """name+value for every distinct (name, value), sorted by name then value, no separators.
 
