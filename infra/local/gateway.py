@@ -5,6 +5,7 @@ Requests under ``/_local/`` are the runner's own control API and never reach a f
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -12,9 +13,11 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from engagement.domain.clock import Clock
 from engagement.topology import RouteSpec
+from engagement.webhooks.sms import masked
 from infra.local.apigw import (
     HttpResponse,
     allowed_methods,
@@ -41,6 +44,14 @@ class Request:
 
 
 ControlHandler = Callable[[Request], HttpResponse]
+
+
+_PHONE = re.compile(r"(?:\+|%2B)\d{7,15}|(?<!\d)\d{11,15}(?!\d)", re.IGNORECASE)
+
+
+def masked_target(target: str) -> str:
+    """The request line as logged: phone numbers in paths and queries are masked, as everywhere."""
+    return _PHONE.sub(lambda m: masked(unquote(m.group(0))), target)
 
 
 class Gateway:
@@ -131,7 +142,9 @@ class Gateway:
                     self.wfile.write(response.body)
                 took_ms = (time.monotonic() - started) * 1000
                 if not path.startswith(CONTROL_PREFIX):
-                    gateway.log(f"{self.command} {target} -> {response.status} ({took_ms:.0f} ms)")
+                    gateway.log(
+                        f"{self.command} {masked_target(target)} -> {response.status} ({took_ms:.0f} ms)"
+                    )
 
             def _read_body(self) -> bytes:
                 """By Content-Length, or chunk by chunk (API Gateway accepts both)."""

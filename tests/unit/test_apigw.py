@@ -588,3 +588,13 @@ def test_malformed_results_become_internal_server_error(result: object) -> None:
     response = apigw.to_http_response(result)
     assert response == apigw.lambda_error_response()
     assert response.integration_error
+
+
+def test_the_runner_logs_request_lines_with_phone_numbers_masked() -> None:
+    from infra.local.gateway import masked_target
+
+    logged = masked_target("/v1/users/%2B15551234567/stats?msisdn=447700900001&timestamp=1795000000&user=4242")
+    assert "5551234567" not in logged
+    assert "447700900001" not in logged
+    assert "timestamp=1795000000" in logged
+    assert "user=4242" in logged
