@@ -56,7 +56,7 @@ def fresh_tables(prefix: str) -> Tables:
     names = create_tables(boto3.client("dynamodb"), prefix)
     os.environ.update(table_environment(prefix))
     deps = importlib.import_module("engagement.deps")
-    deps.store.cache_clear()  # the next call builds a client, from boto3's default session, for these tables
+    deps.reset()  # the next call builds a client, from boto3's default session, for these tables
     return Tables(prefix, names)
 
 

@@ -8,9 +8,12 @@ document) creates no client.
 from __future__ import annotations
 
 import gc
+import os
 from functools import cache
 
+from engagement.domain.scoring_config import ScoringConfig, from_environment
 from engagement.store.dynamodb import DynamoStore
+from engagement.store.eventbridge import BandPublisher
 
 
 @cache
@@ -18,13 +21,35 @@ def store() -> DynamoStore:
     return DynamoStore.from_environment()
 
 
-def init() -> None:
+@cache
+def publisher() -> BandPublisher:
+    return BandPublisher.from_environment()
+
+
+@cache
+def scoring_config() -> ScoringConfig:
+    """Read once: a bad value fails the cold start, not every request (see domain.scoring_config)."""
+    return from_environment(os.environ)
+
+
+def reset() -> None:
+    """Forget every dependency (tests and benchmarks that point the process at new tables)."""
+    for dependency in (store, publisher, scoring_config):
+        dependency.cache_clear()
+
+
+def init(*, publishes: bool = False, scores: bool = False) -> None:
     """Finish a cold start: freeze what the imports created, then build the clients.
 
     Everything imported so far lives as long as the execution environment. Freezing it moves it
     out of the collector's reach, so the collections that building a boto3 client triggers (and
     every later one) stop rescanning it: measured in ``make bench``, tens of milliseconds of
-    init saved.
+    init saved. ``publishes`` builds the EventBridge client too, ``scores`` reads the scoring
+    configuration, so a bad one fails here.
     """
     gc.freeze()
     store()
+    if publishes:
+        publisher()
+    if scores:
+        scoring_config()

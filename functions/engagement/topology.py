@@ -23,6 +23,19 @@ WRITE_ACTIONS: frozenset[DynamoAction] = frozenset({"PutItem", "UpdateItem", "De
 
 
 @dataclass(frozen=True)
+class IndexSpec:
+    """A global secondary index. Its keys are strings unless named in ``number_keys``."""
+
+    name: str
+    partition_key: str
+    sort_key: str
+    projected: tuple[str, ...]
+    """Non-key attributes copied into the index (INCLUDE): only what its readers need, since
+    every change to a projected attribute is another index write."""
+    number_keys: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class TableSpec:
     """A DynamoDB table: keys are strings, billing is on demand."""
 
@@ -33,6 +46,10 @@ class TableSpec:
     """Environment variable that carries the physical table name into every function using it."""
     stream: Literal["NEW_IMAGE", "NEW_AND_OLD_IMAGES", "KEYS_ONLY"] | None = None
     ttl_attribute: str | None = None
+    indexes: tuple[IndexSpec, ...] = ()
+
+    def index(self, name: str) -> IndexSpec:
+        return _one(self.indexes, name, lambda i: i.name)
 
 
 @dataclass(frozen=True)
@@ -57,6 +74,10 @@ class FunctionSpec:
     description: str
     tables: dict[str, tuple[DynamoAction, ...]] = field(default_factory=dict)
     """Table key -> the actions this function calls on it (a test holds the code to this)."""
+    indexes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Table key -> the indexes this function queries; the grant names each index, never
+    ``index/*``. The table must also be in ``tables`` (for its name), with no action if only
+    its indexes are read."""
     secrets: tuple[str, ...] = ()
     environment: dict[str, str] = field(default_factory=dict)
     """Plain settings with their defaults (never secrets); the stack and the runner pass them on."""
@@ -138,6 +159,21 @@ class TopicSpec:
 
 
 @dataclass(frozen=True)
+class BusSpec:
+    """An EventBridge bus this system publishes to, so integrations can subscribe with rules."""
+
+    key: str
+    env_var: str
+    """Variable carrying the bus name into the publishing functions."""
+    source: str
+    """The ``source`` of every event published; integrations match on it."""
+    detail_types: tuple[str, ...]
+    publishers: tuple[str, ...]
+    """Functions allowed to put events on the bus."""
+    description: str
+
+
+@dataclass(frozen=True)
 class ScheduleSpec:
     """An EventBridge scheduled rule. Expressions use AWS syntax and are evaluated in UTC."""
 
@@ -156,6 +192,10 @@ class Topology:
     stream_mappings: tuple[StreamMappingSpec, ...]
     schedules: tuple[ScheduleSpec, ...]
     topics: tuple[TopicSpec, ...] = ()
+    buses: tuple[BusSpec, ...] = ()
+
+    def bus(self, key: str) -> BusSpec:
+        return _one(self.buses, key, lambda b: b.key)
 
     def table(self, key: str) -> TableSpec:
         return _one(self.tables, key, lambda t: t.key)
@@ -184,6 +224,14 @@ SERVICE_NAME = "engagement"
 """Powertools' service name in logs and metrics, everywhere the functions run."""
 METRICS_NAMESPACE = "EngagementScoring"
 
+EVENTS_BY_USER = IndexSpec(
+    name="by-user",
+    partition_key="user_id",
+    sort_key="occurred_ms",
+    number_keys=("occurred_ms",),
+    # A contact's latest events, for explanations and per-contact rebuilds from the log.
+    projected=("event_id", "item_id", "type", "value", "context"),
+)
 EVENTS = TableSpec(
     key="events",
     partition_key="pk",
@@ -191,12 +239,29 @@ EVENTS = TableSpec(
     env_var="EVENTS_TABLE",
     stream="NEW_IMAGE",
     ttl_attribute="expires_at",
+    indexes=(EVENTS_BY_USER,),
+)
+SEGMENTS = IndexSpec(
+    name="segments",
+    partition_key="seg",
+    sort_key="uid",
+    # Only attributes that change with the band, so a daily score change is no index write.
+    projected=("band", "band_score", "band_since"),
 )
 AGGREGATES = TableSpec(
     key="aggregates",
     partition_key="pk",
     sort_key="sk",
     env_var="AGGREGATES_TABLE",
+    indexes=(SEGMENTS,),
+)
+ENGAGEMENT_BUS = BusSpec(
+    key="engagement",
+    env_var="EVENT_BUS_NAME",
+    source="engagement.scoring",
+    detail_types=("engagement.band_changed",),
+    publishers=("scorer", "decay"),
+    description="Band changes of contacts (hot, warm, cold, churning, suppressed), for integrations",
 )
 
 LINKS = TableSpec(
@@ -252,6 +317,15 @@ LINK_SIGNING = SecretSpec(
     description="Key that signs click-tracking link tokens, so forged tokens never reach the table",
 )
 FORM_OR_JSON = ("application/x-www-form-urlencoded", "application/json")
+SCORING_SETTINGS = {
+    # Empty means the defaults in engagement.domain.scoring_config; a stage sets them in
+    # cdk.json ("scoring"), the same values for every function that evaluates contacts.
+    "SCORE_WEIGHTS": "",
+    "SCORE_TYPE_WEIGHTS": "",
+    "SCORE_CURVES": "",
+    "SEGMENT_BANDS": "",
+    "PREDICTION": "",
+}
 
 TOPOLOGY = Topology(
     tables=(EVENTS, AGGREGATES, LINKS),
@@ -271,9 +345,11 @@ TOPOLOGY = Topology(
             handler="engagement.handlers.query.handler",
             memory_mb=512,
             timeout_s=10,
-            description="GET /v1/users/...: scores evaluated at request time",
-            tables={"aggregates": ("GetItem", "Query")},
+            description="GET /v1/users/..., segments, funnels: scores evaluated at request time",
+            tables={"aggregates": ("GetItem", "Query"), "events": ()},
+            indexes={"aggregates": (SEGMENTS.name,), "events": (EVENTS_BY_USER.name,)},
             secrets=("api_keys",),
+            environment=SCORING_SETTINGS,
         ),
         FunctionSpec(
             name="telegram",
@@ -322,8 +398,9 @@ TOPOLOGY = Topology(
             handler="engagement.handlers.scorer.handler",
             memory_mb=512,
             timeout_s=60,
-            description="Event stream -> per-(user, item) and per-user aggregates, exactly-once effect",
-            tables={"aggregates": ("UpdateItem",)},
+            description="Event stream -> aggregates (exactly-once effect), percentiles, funnels, bands",
+            tables={"aggregates": ("UpdateItem", "GetItem")},
+            environment=SCORING_SETTINGS,
         ),
         FunctionSpec(
             name="decay",
@@ -357,6 +434,10 @@ TOPOLOGY = Topology(
             "GET", "/v1/users/{user_id}/engagements/{item_id}", "query", "get_engagement", tag="scores"
         ),
         RouteSpec("GET", "/v1/users/{user_id}/stats", "query", "get_stats", tag="scores"),
+        RouteSpec("GET", "/v1/users/{user_id}/score", "query", "get_score", tag="contacts"),
+        RouteSpec("GET", "/v1/users/{user_id}/history", "query", "get_history", tag="contacts"),
+        RouteSpec("GET", "/v1/segments/{band}", "query", "list_segment", tag="contacts"),
+        RouteSpec("GET", "/v1/items/{item_id}/funnel", "query", "get_funnel", tag="contacts"),
         RouteSpec("GET", "/v1/openapi.json", "query", "get_openapi", tag="meta", public=True),
         RouteSpec(
             "POST",
@@ -454,6 +535,7 @@ TOPOLOGY = Topology(
             description="Weekly on Sunday at 02:00 UTC",
         ),
     ),
+    buses=(ENGAGEMENT_BUS,),
     topics=(
         TopicSpec(
             key="sms_events",

@@ -113,8 +113,23 @@ def build_function(
         role=role,
     )
     for table_key, actions in spec.tables.items():
-        # Exactly the actions the function calls, nothing a grant_*_data bundle adds.
-        data.tables[table_key].grant(function, *(f"dynamodb:{action}" for action in actions))
+        # Exactly the actions the function calls, on the table alone: Table.grant would add
+        # "index/*" for a table with indexes, and a function reads only the indexes it names.
+        table = data.tables[table_key]
+        if actions:
+            role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    actions=[f"dynamodb:{action}" for action in actions], resources=[table.table_arn]
+                )
+            )
+        indexes = spec.indexes.get(table_key, ())
+        if indexes:
+            role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    actions=["dynamodb:Query"],
+                    resources=[f"{table.table_arn}/index/{index}" for index in indexes],
+                )
+            )
     for secret_key in spec.secrets:
         # GetSecretValue is the one call Powertools makes; grant_read would add DescribeSecret.
         # The secrets use the AWS managed key, whose policy lets the account's principals decrypt
@@ -124,6 +139,9 @@ def build_function(
                 actions=["secretsmanager:GetSecretValue"], resources=[data.secrets[secret_key].secret_arn]
             )
         )
+    for bus in topology.buses:
+        if spec.name in bus.publishers:
+            data.buses[bus.key].grant_put_events_to(function)
     _acknowledge(function, role)
     return function
 
@@ -139,10 +157,14 @@ def _environment(
     spec: FunctionSpec, *, topology: Topology, data: StatefulResources, stage: StageConfig
 ) -> dict[str, str]:
     environment = {**POWERTOOLS_ENVIRONMENT, **spec.environment}
+    environment |= {name: value for name, value in stage.scoring.items() if name in spec.environment}
     for table_key in spec.tables:
         environment[topology.table(table_key).env_var] = data.tables[table_key].table_name
     for secret_key in spec.secrets:
         environment[topology.secret(secret_key).arn_env] = data.secrets[secret_key].secret_arn
+    for bus in topology.buses:
+        if spec.name in bus.publishers:
+            environment[bus.env_var] = data.buses[bus.key].event_bus_name
     if stage.event_retention_days is not None:
         environment["EVENT_RETENTION_DAYS"] = str(stage.event_retention_days)
     return environment

@@ -29,6 +29,10 @@ def function_id(function_name: str) -> str:
     return f"{pascal(function_name)}Function"
 
 
+def bus_id(bus_key: str) -> str:
+    return f"{pascal(bus_key)}EventBus"
+
+
 def topic_id(topic_key: str) -> str:
     return f"{pascal(topic_key)}Topic"
 

@@ -13,18 +13,20 @@ from dataclasses import dataclass
 
 from aws_cdk import ArnFormat, CfnOutput, Duration, Environment, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from engagement.topology import SecretSpec, TableSpec, TopicSpec, Topology
+from engagement.topology import BusSpec, IndexSpec, SecretSpec, TableSpec, TopicSpec, Topology
 from infra.cloud.config import StageConfig
 from infra.cloud.nag import acknowledge
 from infra.cloud.naming import (
     ALARM_TOPIC_ID,
     SCHEDULE_DEAD_LETTER_QUEUE_ID,
+    bus_id,
     failure_queue_id,
     schedule_rule_name,
     secret_id,
@@ -65,6 +67,8 @@ class StatefulResources:
     """Events the schedules' rules could not deliver; None when the topology has no schedules."""
     alarm_topic: sns.ITopic | None
     """Where alarms go: created, imported by ARN, or None (alarms exist, unwired)."""
+    buses: Mapping[str, events.IEventBus]
+    """By ``BusSpec.key``."""
 
 
 class StatefulStack(Stack):
@@ -103,6 +107,7 @@ class StatefulStack(Stack):
             topics={spec.key: self._topic(spec, stage) for spec in topology.topics},
             topic_dead_letters={spec.key: self._topic_dead_letters(spec, stage) for spec in topology.topics},
             alarm_topic=self._alarm_topic(stage),
+            buses={spec.key: self._bus(spec) for spec in topology.buses},
         )
         unknown = set(stage.topic_publishers) - {spec.key for spec in topology.topics}
         if unknown:
@@ -129,9 +134,24 @@ class StatefulStack(Stack):
             encryption=dynamodb.TableEncryptionV2.aws_managed_key(),
             deletion_protection=stage.deletion_protection,
             removal_policy=RemovalPolicy.RETAIN,
+            global_secondary_indexes=[_index(index) for index in spec.indexes],
         )
         CfnOutput(self, f"{table_id(spec.key)}Name", value=table.table_name, description=spec.env_var)
         return table
+
+    def _bus(self, spec: BusSpec) -> events.EventBus:
+        # Here, not with the functions: integrations attach their own rules to the bus, and a
+        # bus replaced with the service stack would silently drop them.
+        bus = events.EventBus(self, bus_id(spec.key), description=spec.description)
+        # An archive lets an integration that was down replay what it missed.
+        bus.archive(
+            f"{bus_id(spec.key)}Archive",
+            description=f"Everything published on the {spec.key} bus, for replays",
+            event_pattern=events.EventPattern(source=[spec.source]),
+            retention=Duration.days(30),
+        )
+        CfnOutput(self, f"{bus_id(spec.key)}Name", value=bus.event_bus_name, description=spec.description)
+        return bus
 
     def _secret(self, spec: SecretSpec, stage: StageConfig) -> secretsmanager.Secret:
         secret = secretsmanager.Secret(
@@ -282,3 +302,17 @@ class StatefulStack(Stack):
             )
         )
         return topic
+
+
+def _index(spec: IndexSpec) -> dynamodb.GlobalSecondaryIndexPropsV2:
+    def attribute(name: str) -> dynamodb.Attribute:
+        kind = dynamodb.AttributeType.NUMBER if name in spec.number_keys else dynamodb.AttributeType.STRING
+        return dynamodb.Attribute(name=name, type=kind)
+
+    return dynamodb.GlobalSecondaryIndexPropsV2(
+        index_name=spec.name,
+        partition_key=attribute(spec.partition_key),
+        sort_key=attribute(spec.sort_key),
+        projection_type=dynamodb.ProjectionType.INCLUDE,
+        non_key_attributes=list(spec.projected),
+    )

@@ -4,6 +4,7 @@ GET    /_local/status      clock, pending stream records, next schedule runs, fa
 POST   /_local/clock       {"advance": "1d"} or {"set": "2026-12-01T00:00:00Z"}
 POST   /_local/settle      deliver every pending stream record
 GET    /_local/failures    what reached the on-failure destination
+GET    /_local/buses/<key> every event published on an EventBridge bus (band changes)
 GET    /_local/faults      the faults in force
 POST   /_local/faults      {"throttle_writes": 3} {"stream_delay_ms": 500}
                            {"fail_records": {"user_id": "42", "times": 2, "mode": "partial"}}
@@ -74,8 +75,9 @@ class ControlApi:
 
     def handle(self, request: Request) -> HttpResponse:
         name = request.path.removeprefix(CONTROL_PREFIX).strip("/")
-        if request.method == "POST" and name.startswith("topics/"):
-            return self._publish(name.removeprefix("topics/"), request.body)
+        kind, _, key = name.partition("/")
+        if (request.method, kind) in {("POST", "topics"), ("GET", "buses")} and key:
+            return self._publish(key, request.body) if kind == "topics" else self._bus(key)
         route = self._routes.get((request.method, name))
         if route is None:
             return _error(404, f"no control route {request.method} {request.path}")
@@ -104,6 +106,13 @@ class ControlApi:
         self.system.log("stream", f"topic {key} -> {topic.function}: {result}")
         self.system.settle()
         return _json(200, {"delivered_to": topic.function, "result": result})
+
+    def _bus(self, key: str) -> HttpResponse:
+        try:
+            events = self.system.published(key)
+        except KeyError:
+            return _error(404, f"no bus {key!r}; the topology declares {[b.key for b in TOPOLOGY.buses]}")
+        return _json(200, {"bus": key, "events": events})
 
     def _clock(self, body: dict[str, Any]) -> HttpResponse:
         if ("advance" in body) == ("set" in body):

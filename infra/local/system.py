@@ -22,6 +22,7 @@ import boto3
 from engagement.domain import clock as process_clock
 from engagement.domain.timefmt import rfc3339
 from engagement.topology import METRICS_NAMESPACE, SERVICE_NAME, TOPOLOGY
+from infra.local.buses import bus_environment, create_buses, drain
 from infra.local.clock import RunnerClock
 from infra.local.control import ControlApi
 from infra.local.dynamodb_server import DynamoDBServer
@@ -86,6 +87,9 @@ class LocalSystem:
     api_url: str = field(init=False, default="")
     dynamodb_url: str = field(init=False, default="")
     restored: dict[str, int] | None = field(init=False, default=None)
+    bus_events: dict[str, list[dict[str, Any]]] = field(init=False, default_factory=dict)
+    """By bus key: every event published on the bus since the runner started, oldest first."""
+    _bus_taps: dict[str, str] = field(init=False, default_factory=dict)
     _dynamodb: DynamoDBServer | None = field(init=False, default=None)
     _gateway: Gateway | None = field(init=False, default=None)
     _scheduler: Scheduler | None = field(init=False, default=None)
@@ -112,6 +116,7 @@ class LocalSystem:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         client = boto3.client("dynamodb")
         self.tables = create_tables(client, TABLE_PREFIX)
+        self._bus_taps = create_buses(boto3.client("events"), boto3.client("sqs"), TABLE_PREFIX)
         if saved is not None:
             self.restored = saved.restore(client, self.tables)
 
@@ -194,6 +199,9 @@ class LocalSystem:
             "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
             "AWS_ENDPOINT_URL_DYNAMODB": self.dynamodb_url,
             "AWS_ENDPOINT_URL_DYNAMODB_STREAMS": self.dynamodb_url,
+            # moto serves every service on the one port: the buses and their taps live there too.
+            "AWS_ENDPOINT_URL_EVENTBRIDGE": self.dynamodb_url,
+            "AWS_ENDPOINT_URL_SQS": self.dynamodb_url,
             "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
             "POWERTOOLS_METRICS_DISABLED": "true",
@@ -201,6 +209,7 @@ class LocalSystem:
             "POWERTOOLS_LOG_LEVEL": self.config.log_level,
             TOPOLOGY.secret("api_keys").local_env: self.config.api_keys,
             **table_environment(TABLE_PREFIX),
+            **bus_environment(TABLE_PREFIX),
             # Every function's settings, in one process: names are distinct by construction.
             **{
                 name: os.environ.get(name, default)  # a value set in the shell wins
@@ -209,6 +218,14 @@ class LocalSystem:
             },
             **self.config.secrets,
         }
+
+    def published(self, key: str) -> list[dict[str, Any]]:
+        """What the bus ``key`` carried so far (its tap drained into memory on each call)."""
+        if key not in self._bus_taps:
+            raise KeyError(key)
+        seen = self.bus_events.setdefault(key, [])
+        seen += drain(boto3.client("sqs"), self._bus_taps[key])
+        return seen
 
     # ------------------------------------------------------------------ time
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal
 
-from engagement.topology import TOPOLOGY, TableSpec
+from engagement.topology import TOPOLOGY, IndexSpec, TableSpec
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -32,18 +32,25 @@ def create_tables(client: DynamoDBClient, prefix: str) -> dict[str, str]:
         if spec.sort_key:
             keys.append({"AttributeName": spec.sort_key, "KeyType": "RANGE"})
             attributes.append({"AttributeName": spec.sort_key, "AttributeType": "S"})
+        options: dict[str, Any] = {}
         if spec.stream:
-            client.create_table(
-                TableName=name,
-                KeySchema=keys,
-                AttributeDefinitions=attributes,
-                BillingMode="PAY_PER_REQUEST",
-                StreamSpecification={"StreamEnabled": True, "StreamViewType": spec.stream},
-            )
-        else:
-            client.create_table(
-                TableName=name, KeySchema=keys, AttributeDefinitions=attributes, BillingMode="PAY_PER_REQUEST"
-            )
+            options["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": spec.stream}
+        if spec.indexes:
+            options["GlobalSecondaryIndexes"] = [_index(index) for index in spec.indexes]
+            declared = {a["AttributeName"] for a in attributes}
+            for index in spec.indexes:
+                for attribute in (index.partition_key, index.sort_key):
+                    if attribute not in declared:
+                        declared.add(attribute)
+                        kind: Literal["N", "S"] = "N" if attribute in index.number_keys else "S"
+                        attributes.append({"AttributeName": attribute, "AttributeType": kind})
+        client.create_table(
+            TableName=name,
+            KeySchema=keys,
+            AttributeDefinitions=attributes,
+            BillingMode="PAY_PER_REQUEST",
+            **options,
+        )
         if spec.ttl_attribute:
             client.update_time_to_live(
                 TableName=name,
@@ -51,3 +58,14 @@ def create_tables(client: DynamoDBClient, prefix: str) -> dict[str, str]:
             )
         names[spec.key] = name
     return names
+
+
+def _index(index: IndexSpec) -> dict[str, Any]:
+    return {
+        "IndexName": index.name,
+        "KeySchema": [
+            {"AttributeName": index.partition_key, "KeyType": "HASH"},
+            {"AttributeName": index.sort_key, "KeyType": "RANGE"},
+        ],
+        "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(index.projected)},
+    }

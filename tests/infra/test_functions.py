@@ -70,12 +70,17 @@ def test_environment_names_exactly_the_resources_the_function_uses(dev: Synthesi
     expected_refs = {
         **{TOPOLOGY.table(key).env_var: logical_id(stateful.tables[key]) for key in spec.tables},
         **{TOPOLOGY.secret(key).arn_env: logical_id(stateful.secrets[key]) for key in spec.secrets},
+        **{
+            bus.env_var: logical_id(stateful.buses[bus.key])
+            for bus in TOPOLOGY.buses
+            if name in bus.publishers
+        },
     }
     assert set(variables) == set(POWERTOOLS_ENVIRONMENT) | set(expected_refs) | set(spec.environment)
     for variable, value in {**POWERTOOLS_ENVIRONMENT, **spec.environment}.items():
         assert variables[variable] == value
     for variable, resource_id in expected_refs.items():
-        # A table's Ref is its name and a secret's Ref is its ARN: exactly what the runtime reads.
+        # A table's or bus's Ref is its name, a secret's Ref its ARN: exactly what the runtime reads.
         assert dev.exports.ref(variables[variable]).logical_id == resource_id
         assert dev.exports.ref(variables[variable]).attribute is None
 

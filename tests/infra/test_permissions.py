@@ -39,7 +39,25 @@ class Local:
     logical_id: str
 
 
-Resource = Ref | Local | str
+@dataclass(frozen=True)
+class Index:
+    """One global secondary index of a stateful table."""
+
+    table: Ref
+    name: str
+
+
+Resource = Ref | Local | Index | str
+
+
+def _index_of(resource: Any, refs: set[Ref]) -> Index | None:
+    """``{"Fn::Join": ["", [<table arn>, "/index/<name>"]]}`` as the index it names."""
+    parts = resource.get("Fn::Join", [None, []])[1] if isinstance(resource, dict) else []
+    suffix = parts[-1] if parts and isinstance(parts[-1], str) else ""
+    if not suffix.startswith("/index/") or len(refs) != 1:
+        return None
+    assert "*" not in suffix, f"an index wildcard: {suffix}"
+    return Index(next(iter(refs)), suffix.removeprefix("/index/"))
 
 
 def _props(dev: Synthesized, function_name: str) -> dict[str, Any]:
@@ -62,7 +80,10 @@ def _grants(dev: Synthesized, function_name: str) -> dict[Resource, set[str]]:
                 grants[resource] |= actions
                 continue
             refs = dev.exports.refs_in(resource)
-            if refs:
+            index = _index_of(resource, refs)
+            if index is not None:
+                grants[index] |= actions
+            elif refs:
                 for ref in refs:
                     grants[ref] |= actions
             else:
@@ -76,7 +97,14 @@ def _expected(dev: Synthesized, function_name: str) -> dict[Resource, set[str]]:
     stateful = dev.stacks.stateful.resources
     expected: dict[Resource, set[str]] = defaultdict(set)
     for key, actions in spec.tables.items():
-        expected[Ref(logical_id(stateful.tables[key]), "Arn")] |= {f"dynamodb:{a}" for a in actions}
+        if actions:
+            expected[Ref(logical_id(stateful.tables[key]), "Arn")] |= {f"dynamodb:{a}" for a in actions}
+    for key, indexes in spec.indexes.items():
+        for index in indexes:
+            expected[Index(Ref(logical_id(stateful.tables[key]), "Arn"), index)] |= {"dynamodb:Query"}
+    for bus in TOPOLOGY.buses:
+        if function_name in bus.publishers:
+            expected[Ref(logical_id(stateful.buses[bus.key]), "Arn")] |= {"events:PutEvents"}
     for key in spec.secrets:
         expected[Ref(logical_id(stateful.secrets[key]))] |= {"secretsmanager:GetSecretValue"}
     for mapping in TOPOLOGY.stream_mappings:
@@ -99,12 +127,17 @@ def test_every_grant_is_one_the_spec_implies(dev: Synthesized, name: str) -> Non
 
 
 def _dynamodb_by_table(dev: Synthesized, function_name: str) -> dict[tuple[str, str], set[str]]:
-    """(table key, "table" | "stream") -> DynamoDB actions granted on it."""
+    """(table key, "table" | "stream" | "index:<name>") -> DynamoDB actions granted on it."""
     table_of = {logical_id(table): key for key, table in dev.stacks.stateful.resources.tables.items()}
     found: dict[tuple[str, str], set[str]] = {}
     for resource, actions in _grants(dev, function_name).items():
         dynamodb = {action for action in actions if action.startswith("dynamodb:")}
         if not dynamodb:
+            continue
+        if isinstance(resource, Index):
+            found.setdefault((table_of[resource.table.logical_id], f"index:{resource.name}"), set()).update(
+                dynamodb
+            )
             continue
         assert isinstance(resource, Ref), f"{function_name}: {sorted(dynamodb)} on {resource!r}"
         kind = "stream" if resource.attribute == "StreamArn" else "table"
@@ -116,9 +149,12 @@ def _dynamodb_by_table(dev: Synthesized, function_name: str) -> dict[tuple[str, 
 def test_table_grants_are_exactly_the_actions_the_spec_names(dev: Synthesized, name: str) -> None:
     spec = SPECS[name]
     granted = _dynamodb_by_table(dev, name)
-    assert {key for key, kind in granted if kind == "table"} == set(spec.tables)
+    assert {key for key, kind in granted if kind == "table"} == {k for k, a in spec.tables.items() if a}
     for key, actions in spec.tables.items():
-        assert granted[(key, "table")] == {f"dynamodb:{action}" for action in actions}
+        assert granted.get((key, "table"), set()) == {f"dynamodb:{action}" for action in actions}
+    indexes = {(key, f"index:{index}") for key, names in spec.indexes.items() for index in names}
+    assert {(key, kind) for key, kind in granted if kind.startswith("index:")} == indexes
+    assert all(granted[index] == {"dynamodb:Query"} for index in indexes)
 
 
 @pytest.mark.parametrize("name", SPECS)

@@ -10,7 +10,7 @@ import pytest
 from engagement.topology import TOPOLOGY
 from infra.cloud.config import STAGES
 from infra.cloud.stateful import STREAM_RETENTION
-from tests.infra.cfn import logical_id
+from tests.infra.cfn import Ref, local_ref, logical_id
 from tests.infra.synth import Synthesized
 
 TABLES = {spec.key: spec for spec in TOPOLOGY.tables}
@@ -35,6 +35,9 @@ PINNED_LOGICAL_IDS = {
         "SmsEventsTopicDeadLetterQueue91B5EC1C",
     },
     "AWS::SNS::Topic": {"SmsEventsTopic609DB9B5"},
+    # Integrations attach their rules to the bus; the archive holds 30 days of its events.
+    "AWS::Events::EventBus": {"EngagementEventBusBDB8F0D2"},
+    "AWS::Events::Archive": {"EngagementEventBusEngagementEventBusArchiveD1F9AC03"},
 }
 # Only where the stage creates it (an alarm address and no existing topic): confirmed email
 # subscriptions live on it.
@@ -85,6 +88,29 @@ def test_table_matches_its_spec(dev: Synthesized, key: str) -> None:
     assert props["SSESpecification"] == {"SSEEnabled": True, "SSEType": "KMS"}
     (replica,) = props["Replicas"]
     assert replica["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    indexes = {index["IndexName"]: index for index in props.get("GlobalSecondaryIndexes", [])}
+    assert set(indexes) == {index.name for index in spec.indexes}
+    types = {a["AttributeName"]: a["AttributeType"] for a in props["AttributeDefinitions"]}
+    for index in spec.indexes:
+        assert indexes[index.name]["KeySchema"] == [
+            {"AttributeName": index.partition_key, "KeyType": "HASH"},
+            {"AttributeName": index.sort_key, "KeyType": "RANGE"},
+        ]
+        assert indexes[index.name]["Projection"] == {
+            "ProjectionType": "INCLUDE",
+            "NonKeyAttributes": list(index.projected),
+        }
+        for attribute in (index.partition_key, index.sort_key):
+            assert types[attribute] == ("N" if attribute in index.number_keys else "S")
+
+
+def test_the_bus_is_stateful_and_archived(dev: Synthesized) -> None:
+    for spec in TOPOLOGY.buses:
+        bus = dev.stacks.stateful.resources.buses[spec.key]
+        archives = dev.stateful.find_resources("AWS::Events::Archive")
+        (archive,) = archives.values()
+        assert local_ref(archive["Properties"]["SourceArn"]) == Ref(logical_id(bus), "Arn")
+        assert archive["Properties"]["EventPattern"] == {"source": [spec.source]}
 
 
 @pytest.mark.parametrize("key", TABLES)

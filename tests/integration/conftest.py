@@ -10,6 +10,7 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
+from infra.local.buses import bus_environment, create_buses
 from infra.local.tables import create_tables, table_environment
 
 PREFIX = "test"
@@ -21,9 +22,12 @@ def moto_endpoint() -> Iterator[str]:
     server.start()
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
-    saved = {k: os.environ.get(k) for k in ("AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_DYNAMODB_STREAMS")}
-    os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = endpoint
-    os.environ["AWS_ENDPOINT_URL_DYNAMODB_STREAMS"] = endpoint
+    variables = [
+        f"AWS_ENDPOINT_URL_{service}" for service in ("DYNAMODB", "DYNAMODB_STREAMS", "EVENTBRIDGE", "SQS")
+    ]
+    saved = {k: os.environ.get(k) for k in variables}
+    for variable in variables:
+        os.environ[variable] = endpoint
     yield endpoint
     server.stop()
     for key, value in saved.items():
@@ -39,9 +43,10 @@ def tables(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str
     request = urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")
     urllib.request.urlopen(request).close()
     names = create_tables(boto3.client("dynamodb"), PREFIX)
-    for variable, name in table_environment(PREFIX).items():
+    taps = create_buses(boto3.client("events"), boto3.client("sqs"), PREFIX)
+    for variable, name in {**table_environment(PREFIX), **bus_environment(PREFIX)}.items():
         monkeypatch.setenv(variable, name)
     from engagement import deps
 
-    deps.store.cache_clear()
-    return names
+    deps.reset()
+    return {**names, **{f"bus:{key}": url for key, url in taps.items()}}

@@ -62,14 +62,21 @@ def stream_event(records: list[LambdaRecord]) -> dict[str, Any]:
     return {"Records": records}
 
 
+PATH_DEPENDENT = frozenset({"ver", "band_score"})
+"""Attributes that record how the items got here, not what they hold: the write counter, and the
+score at the moment of the last band change (which depends on how the batches were cut)."""
+
+
 def aggregate_items(aggregates_table: str) -> dict[tuple[str, str], dict[str, Any]]:
-    """Every aggregate item, minus the write counter (more writes do not mean other contents)."""
+    """Every aggregate item (and derived item), minus path-dependent attributes."""
     client = boto3.client("dynamodb")
     items: dict[tuple[str, str], dict[str, Any]] = {}
     for page in client.get_paginator("scan").paginate(TableName=aggregates_table):
         for item in page["Items"]:
-            # Sets have no order on the wire; the write counter is not content.
-            normalized = {k: _sorted_sets(v) for k, v in item.items() if k != "ver"}
+            if item["pk"]["S"].startswith("PCT#") and item.get("n") == {"N": "0"}:
+                continue  # a percentile bucket a contact passed through: empty is the same as absent
+            # Sets have no order on the wire.
+            normalized = {k: _sorted_sets(v) for k, v in item.items() if k not in PATH_DEPENDENT}
             items[(item["pk"]["S"], item["sk"]["S"])] = normalized
     return items
 

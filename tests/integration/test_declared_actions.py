@@ -25,12 +25,29 @@ from .helpers import stream_event, stream_records
 TELEGRAM = Path(__file__).parents[1] / "unit" / "fixtures" / "telegram"
 
 
+TRANSACTION_ACTIONS = {
+    "Put": "PutItem",
+    "Update": "UpdateItem",
+    "Delete": "DeleteItem",
+    "ConditionCheck": "ConditionCheckItem",
+}
+
+
 @contextmanager
 def recording_calls() -> Iterator[dict[str, set[str]]]:
     """Table name -> DynamoDB operations called on it while the block runs."""
     calls: dict[str, set[str]] = defaultdict(set)
 
     def record(params: dict[str, Any], model: Any, **_: Any) -> None:
+        if model.name == "TransactWriteItems":
+            # IAM authorizes a transaction item by item, as the single-item action it performs.
+            for entry in params["TransactItems"]:
+                ((kind, request),) = entry.items()
+                calls[str(request["TableName"])].add(TRANSACTION_ACTIONS[kind])
+            return
+        if "IndexName" in params:  # granted on the index's own ARN, not the table's
+            calls[str(params["TableName"])].add(f"{model.name}@{params['IndexName']}")
+            return
         calls[str(params.get("TableName"))].add(model.name)
 
     events = deps.store()._client.meta.events
@@ -42,12 +59,14 @@ def recording_calls() -> Iterator[dict[str, set[str]]]:
 
 
 def assert_declared(function: str, calls: dict[str, set[str]], tables: dict[str, str]) -> None:
-    declared = TOPOLOGY.function(function).tables
+    spec = TOPOLOGY.function(function)
     key_of = {name: key for key, name in tables.items()}
     assert calls, f"{function} made no DynamoDB call: the scenario exercises nothing"
     for table, operations in calls.items():
         assert table in key_of, f"{function} called {sorted(operations)} on an unknown table {table}"
-        assert operations <= set(declared.get(key_of[table], ())), (function, table, operations)
+        key = key_of[table]
+        allowed = set(spec.tables.get(key, ())) | {f"Query@{i}" for i in spec.indexes.get(key, ())}
+        assert operations <= allowed, (function, table, operations)
 
 
 def scheduled(at: Any) -> dict[str, Any]:
@@ -80,8 +99,16 @@ def _ingest(tables: dict[str, str], clock: ManualClock) -> None:
 
 @scenario("query")
 def _query(tables: dict[str, str], clock: ManualClock) -> None:
-    for path in ("/v1/users/u1/engagements", "/v1/users/u1/engagements/AI-1", "/v1/users/u1/stats"):
-        call("GET", path)
+    for path in (
+        "/v1/users/u1/engagements",
+        "/v1/users/u1/engagements/AI-1",
+        "/v1/users/u1/stats",
+        "/v1/users/u1/score",
+        "/v1/users/u1/history",
+        "/v1/segments/cold",
+        "/v1/items/AI-1/funnel",
+    ):
+        assert call("GET", path).status in {200, 404}, path
     call("GET", "/v1/openapi.json", key=None)
 
 
@@ -142,6 +169,18 @@ def _links(tables: dict[str, str], clock: ManualClock) -> None:
     assert call("GET", f"/c/{token}", key=None, headers={"User-Agent": "Mozilla/5.0"}).status == 302
 
 
+def _new_sms_events() -> None:
+    """Before the scorer's scenario: new funnel stages, a percentile move and a band change."""
+    sms = [
+        {"user_id": "u1", "item_id": "AI-1", "type": kind, "occurred_at": "2026-11-20T11:00:00Z"}
+        for kind in ("delivered", "clicked", "opted_out")
+    ]
+    assert call("POST", "/v1/events", {"events": sms}).status == 202
+
+
+PREPARE: dict[str, Callable[[], None]] = {"scorer": _new_sms_events}
+
+
 @scenario("scorer")
 def _scorer(tables: dict[str, str], clock: ManualClock) -> None:
     records = stream_records(tables["events"])
@@ -172,6 +211,7 @@ def test_a_function_calls_only_the_actions_it_declares(
     monkeypatch.setenv("LINK_SIGNING_KEY", "link-key")
     call("POST", "/v1/events", {"events": _events()})  # something to read, score, decay and clean
     load_functions()["scorer"].invoke(stream_event(stream_records(tables["events"])))
+    PREPARE.get(function, lambda: None)()
     with recording_calls() as calls:
         SCENARIOS[function](tables, clock)
     assert_declared(function, calls, tables)

@@ -152,7 +152,7 @@ def test_a_store_outage_is_a_503_so_the_caller_retries(
     monkeypatch.setenv("EVENTS_TABLE", "no-such-table")  # the store answers, but cannot write
     from engagement import deps
 
-    deps.store.cache_clear()
+    deps.reset()
     outage = call("POST", "/v1/events", {"events": [event()]})
     assert outage.status == 500
     assert outage.body["error"] == "store_error"
@@ -165,6 +165,6 @@ def test_an_unreachable_store_is_a_503(
     monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:9")  # nothing listens there
     from engagement import deps
 
-    deps.store.cache_clear()
+    deps.reset()
     outage = call("POST", "/v1/events", {"events": [event()]})
     assert (outage.status, outage.body["error"]) == (503, "store_unavailable")

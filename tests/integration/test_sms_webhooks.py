@@ -180,5 +180,5 @@ def test_a_store_outage_is_a_503_so_the_provider_retries(
     monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:9")
     from engagement import deps
 
-    deps.store.cache_clear()
+    deps.reset()
     assert twilio({**STATUS, "MessageStatus": "delivered"}).status == 503

@@ -38,6 +38,14 @@ def test_schedules_target_declared_functions() -> None:
 def test_functions_use_declared_tables_and_secrets(function: FunctionSpec) -> None:
     assert set(function.tables) <= TABLE_KEYS
     assert {TOPOLOGY.secret(s).key for s in function.secrets} == set(function.secrets)
+    assert set(function.indexes) <= set(function.tables)  # the table's name reaches the function
+    for table, indexes in function.indexes.items():
+        assert {TOPOLOGY.table(table).index(name).name for name in indexes} == set(indexes)
+
+
+def test_buses_are_published_to_by_declared_functions() -> None:
+    for bus in TOPOLOGY.buses:
+        assert {TOPOLOGY.function(name).name for name in bus.publishers} == set(bus.publishers)
 
 
 @pytest.mark.parametrize("function", TOPOLOGY.functions, ids=lambda f: f.name)

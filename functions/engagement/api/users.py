@@ -2,37 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from pydantic import AwareDatetime, BeforeValidator
 
 from engagement import deps
 from engagement.api import openapi
+from engagement.api.contacts import get_funnel, get_history, get_score, list_segment
+from engagement.api.params import AsOf
+from engagement.api.params import at_or_now as _at
 from engagement.api.resolver import resolver_for
 from engagement.api.score_models import EngagementDetail, EngagementList, EngagementSummary, UserStatsResponse
-from engagement.domain import clock
 from engagement.domain.linear import LINEAR
 from engagement.domain.queries import engagement, ranked_engagements, user_stats
-from engagement.domain.timefmt import parse_rfc3339
 
-
-def _instant(value: object) -> object:
-    return parse_rfc3339(value) if isinstance(value, str) else value
-
-
-AsOf = Annotated[
-    AwareDatetime | None,
-    BeforeValidator(_instant),
-    Query(description="Evaluate the score at this RFC 3339 instant instead of now"),
-]
 Limit = Annotated[int, Query(ge=1, le=100, description="How many items, highest score first")]
-
-
-def _at(as_of: datetime | None) -> datetime:
-    return clock.now() if as_of is None else as_of
 
 
 def list_engagements(user_id: str, limit: Limit = 10, as_of: AsOf = None) -> EngagementList:
@@ -82,4 +67,14 @@ def get_openapi() -> dict[str, Any]:
     return openapi.document()
 
 
-app = resolver_for("query", list_engagements, get_engagement, get_stats, get_openapi)
+app = resolver_for(
+    "query",
+    list_engagements,
+    get_engagement,
+    get_stats,
+    get_score,
+    get_history,
+    list_segment,
+    get_funnel,
+    get_openapi,
+)

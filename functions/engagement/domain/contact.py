@@ -41,7 +41,7 @@ class ContactState:
     last_by_type: Mapping[EventType, int] = field(default_factory=dict)
     """Latest occurrence (epoch ms) of each type seen."""
     decay_accumulators: Mapping[EventType, Mapping[int, float]] = field(default_factory=dict)
-    """Per type, forward-decay accumulators by epoch (see ``domain.decay``)."""
+    """Per type, forward-decay accumulators by epoch, in ``domain.decay.UNITS`` (see there)."""
     opt_out_reason: str | None = None
     decay: ForwardDecay = TD_DECAY
 
@@ -83,7 +83,7 @@ class ContactState:
         counts: dict[EventType, int] = {}
         first_by_type: dict[EventType, int] = {}
         last_by_type: dict[EventType, int] = {}
-        accumulators: dict[EventType, dict[int, float]] = {}
+        accumulators: dict[EventType, dict[int, int]] = {}
         value_sum = Decimal(0)
         reason: tuple[int, str, str] | None = None  # (when, event id, keyword): latest wins
         for event in unique.values():
@@ -93,7 +93,7 @@ class ContactState:
             last_by_type[t] = max(last_by_type.get(t, ms), ms)
             epoch, increment = decay.increment(ms)
             per_epoch = accumulators.setdefault(t, {})
-            per_epoch[epoch] = per_epoch.get(epoch, 0.0) + increment
+            per_epoch[epoch] = per_epoch.get(epoch, 0) + increment
             if event.value is not None:
                 value_sum += event.value
             if t is EventType.OPTED_OUT and (reason is None or (ms, event.event_id) > reason[:2]):

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Protocol
 from engagement.domain.aggregates import Aggregate, AggregateDelta, AggregateKey
 
 if TYPE_CHECKING:
+    from engagement.domain.contact_records import ContactRecord, PairStages
     from engagement.domain.events import EngagementEvent
 
 
@@ -18,6 +19,15 @@ class AppliedDelta(Protocol):
     def applied(self) -> int: ...
     @property
     def duplicates(self) -> int: ...
+    @property
+    def contact(self) -> ContactRecord | None:
+        """The contact as it now stands, when the delta was a per-user one."""
+        ...
+
+    @property
+    def stages(self) -> PairStages | None:
+        """The engagement's funnel stages, when the delta was a (user, item) one."""
+        ...
 
 
 class EventLog(Protocol):

@@ -21,13 +21,16 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from engagement import deps
+from engagement.domain import clock
 from engagement.domain.aggregates import ObservedEvent
 from engagement.domain.scoring import BatchOutcome, score_batch
+from engagement.domain.timefmt import to_ms
+from engagement.domain.upkeep import Upkeep
 from engagement.observability import emit_metrics, logger, metrics
 from engagement.store.items import observed_event
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
-deps.init()  # clients are built during init, not on the first request
+deps.init(publishes=True, scores=True)  # clients are built during init, not on the first request
 
 
 class StreamBatch:
@@ -81,16 +84,25 @@ def _recorded_s(record: DynamoDBRecord) -> int:
 @emit_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     batch = StreamBatch(event.get("Records", []))
-    outcome = score_batch(batch.events, deps.store())
+    store = deps.store()
+    upkeep = Upkeep(store.contacts, deps.publisher(), deps.scoring_config())
+    # Bands are evaluated as of now: the events just arrived, whatever their own timestamps.
+    outcome = score_batch(batch.events, store, upkeep=upkeep, at_ms=to_ms(clock.now()))
+    report = upkeep.report
     metrics.add_metric(name="EventsApplied", unit=MetricUnit.Count, value=outcome.applied)
     metrics.add_metric(name="DuplicatesFiltered", unit=MetricUnit.Count, value=outcome.duplicates)
     metrics.add_metric(name="AggregateWrites", unit=MetricUnit.Count, value=outcome.writes)
+    metrics.add_metric(name="BandChanges", unit=MetricUnit.Count, value=report.band_changes)
+    metrics.add_metric(name="PercentileMoves", unit=MetricUnit.Count, value=report.percentile_moves)
+    metrics.add_metric(name="FunnelUpdates", unit=MetricUnit.Count, value=report.funnel_updates)
     logger.info(
         "batch scored",
         extra={
             "records": len(event.get("Records", [])),
             "applied": outcome.applied,
             "duplicates": outcome.duplicates,
+            "band_changes": report.band_changes,
+            "published": report.published,
             "failed_events": len(outcome.failed),
         },
     )

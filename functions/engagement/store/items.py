@@ -15,9 +15,13 @@ aggregates table (no stream, so the scorer's own writes can never retrigger it)
     last_ms         latest occurred_at (epoch ms)
     ver             bumped by every write; guards the read-modify-write fallback
     seen0..seen3    dedupe tokens of recently applied events (see ``store.dedupe``)
-    lt_opted_out, lt_opted_in, opt_reason   latest opt-out / opt-in (epoch ms) and the opt-out's
-                    keyword or error code: whether the contact is suppressed
     score, score_at_ms   materialized by the decay job, never read by the API
+  per-user aggregate only (the contact profile's inputs; see ``store.aggregate_writes``):
+    ft_<type>, lt_<type>    earliest / latest occurrence of each event type (epoch ms); the latest
+                    opt-out against the latest opt-in says whether the contact is suppressed
+    opt_reason      the newest opt-out's keyword or error code
+    fd_<type>_<epoch>   forward-decay accumulator of the type's events in that epoch
+                    (``domain.decay``); weights are applied when read, never stored
 
 links table (TTL ``expires_at``)
     pk = "L#<link id>"   url, user_id, campaign, created_at; expired links are refused on read
@@ -32,6 +36,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from engagement.domain.aggregates import Aggregate, AggregateKey, ObservedEvent
+from engagement.domain.contact import ContactState
 from engagement.domain.event_types import SUPPRESSION_TYPES, EventType
 from engagement.domain.links import Link
 from engagement.domain.timefmt import from_ms, parse_rfc3339, rfc3339, to_ms
@@ -45,7 +50,9 @@ PAIR_SK_PREFIX = "I#"
 COUNT_PREFIX = "c_"
 
 # Attributes a read needs; the dedupe sets can be large and are never projected.
+FIRST_PREFIX = "ft_"
 LAST_PREFIX = "lt_"
+DECAY_PREFIX = "fd_"
 OPT_OUT_REASON = "opt_reason"
 AGGREGATE_PROJECTION = [
     "pk",
@@ -59,6 +66,10 @@ AGGREGATE_PROJECTION = [
     *(f"{COUNT_PREFIX}{t.value}" for t in EventType),
     *(f"{LAST_PREFIX}{t.value}" for t in sorted(SUPPRESSION_TYPES)),
 ]
+
+
+def decay_attribute(event_type: EventType, epoch: int) -> str:
+    return f"{DECAY_PREFIX}{event_type.value}_{epoch}"
 
 
 def event_pk(event_id: str) -> str:
@@ -157,5 +168,37 @@ def aggregate_from_item(item: Mapping[str, Any]) -> Aggregate:
         materialized_score=None if score is None else float(score),
         materialized_at_ms=None if score_at is None else int(score_at),
         last_by_type=last_by_type or None,
+        opt_out_reason=None if item.get(OPT_OUT_REASON) is None else str(item[OPT_OUT_REASON]),
+    )
+
+
+def contact_state_from_item(item: Mapping[str, Any]) -> ContactState:
+    """The contact read model from a per-user aggregate item (any projection holding its
+    counts, bounds and accumulators)."""
+    counts: dict[EventType, int] = {}
+    first_by_type: dict[EventType, int] = {}
+    last_by_type: dict[EventType, int] = {}
+    accumulators: dict[EventType, dict[int, int]] = {}
+    for event_type in EventType:
+        count = int(item.get(f"{COUNT_PREFIX}{event_type.value}", 0))
+        if count > 0:
+            counts[event_type] = count
+        if (first := item.get(f"{FIRST_PREFIX}{event_type.value}")) is not None:
+            first_by_type[event_type] = int(first)
+        if (last := item.get(f"{LAST_PREFIX}{event_type.value}")) is not None:
+            last_by_type[event_type] = int(last)
+    for attribute, value in item.items():
+        if attribute.startswith(DECAY_PREFIX):
+            type_name, _, epoch = attribute.removeprefix(DECAY_PREFIX).rpartition("_")
+            accumulators.setdefault(EventType(type_name), {})[int(epoch)] = int(value)
+    return ContactState(
+        user_id=str(item["pk"]).removeprefix("U#"),
+        counts=counts,
+        value_sum=Decimal(item.get("vsum", 0)),
+        first_ms=int(item["first_ms"]),
+        last_ms=int(item["last_ms"]),
+        first_by_type=first_by_type,
+        last_by_type=last_by_type,
+        decay_accumulators=accumulators,
         opt_out_reason=None if item.get(OPT_OUT_REASON) is None else str(item[OPT_OUT_REASON]),
     )
