@@ -174,12 +174,49 @@ class BusSpec:
 
 
 @dataclass(frozen=True)
+class JobSpec:
+    """A scheduled maintenance job over the aggregates table, run by a managed orchestration.
+
+    A Step Functions state machine (the local runner runs the same steps) invokes ``function``
+    three ways: ``plan`` cuts the run into ``segments`` of a parallel scan, a distributed map
+    runs ``work`` on up to ``max_concurrency`` segments at once (each invocation works for at most
+    ``work_budget_s``, checkpointing after every page, and the map invokes it again until its
+    segment is done), and ``finish`` sums the checkpoints into the run's metrics and log line.
+    Reads and writes are paced to the rates below, shared by the concurrent segments, so live
+    traffic keeps its capacity.
+    """
+
+    name: str
+    function: str
+    segments: int
+    max_concurrency: int
+    page_size: int
+    """Items per Scan page: the unit of work between two checkpoints."""
+    write_rate_per_s: float
+    """Item writes per second, for the whole run."""
+    read_rate_per_s: float
+    """Read capacity units per second, for the whole run."""
+    work_budget_s: int
+    """How long one work invocation keeps taking pages (it stops between two pages)."""
+    description: str
+    step_attempts: int = 3
+    """Attempts of each step on a Lambda error (throttles, a crash), with backoff; the work step
+    resumes from its checkpoint, so a retry redoes at most one page."""
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.max_concurrency <= self.segments <= 1_000_000:
+            raise ValueError("need 1 <= max_concurrency <= segments")
+        if not 1 <= self.page_size <= 10_000 or self.write_rate_per_s <= 0 or self.read_rate_per_s <= 0:
+            raise ValueError("page_size must be within 1..10000 and the rates positive")
+
+
+@dataclass(frozen=True)
 class ScheduleSpec:
-    """An EventBridge scheduled rule. Expressions use AWS syntax and are evaluated in UTC."""
+    """An EventBridge scheduled rule starting a job. Expressions use AWS syntax, in UTC."""
 
     name: str
     expression: str
-    function: str
+    job: str
     description: str
 
 
@@ -193,6 +230,10 @@ class Topology:
     schedules: tuple[ScheduleSpec, ...]
     topics: tuple[TopicSpec, ...] = ()
     buses: tuple[BusSpec, ...] = ()
+    jobs: tuple[JobSpec, ...] = ()
+
+    def job(self, name: str) -> JobSpec:
+        return _one(self.jobs, name, lambda j: j.name)
 
     def bus(self, key: str) -> BusSpec:
         return _one(self.buses, key, lambda b: b.key)
@@ -264,6 +305,23 @@ ENGAGEMENT_BUS = BusSpec(
     description="Band changes of contacts (hot, warm, cold, churning, suppressed), for integrations",
 )
 
+HISTORY = TableSpec(
+    key="history",
+    partition_key="pk",
+    sort_key="sk",
+    env_var="HISTORY_TABLE",
+    # Its own table: the daily run scans the aggregates, and should not read a year of points.
+    ttl_attribute="expires_at",
+)
+RUNS = TableSpec(
+    key="runs",
+    partition_key="pk",
+    sort_key="sk",
+    env_var="RUNS_TABLE",
+    # Checkpoints of the scheduled jobs: what a resumed or repeated run reads first.
+    ttl_attribute="expires_at",
+)
+
 LINKS = TableSpec(
     key="links",
     partition_key="pk",
@@ -328,7 +386,7 @@ SCORING_SETTINGS = {
 }
 
 TOPOLOGY = Topology(
-    tables=(EVENTS, AGGREGATES, LINKS),
+    tables=(EVENTS, AGGREGATES, LINKS, HISTORY, RUNS),
     secrets=(API_KEYS, TELEGRAM_WEBHOOK, TWILIO, VONAGE, TELNYX, PLIVO, LINK_SIGNING),
     functions=(
         FunctionSpec(
@@ -346,7 +404,7 @@ TOPOLOGY = Topology(
             memory_mb=512,
             timeout_s=10,
             description="GET /v1/users/..., segments, funnels: scores evaluated at request time",
-            tables={"aggregates": ("GetItem", "Query"), "events": ()},
+            tables={"aggregates": ("GetItem", "Query"), "events": (), "history": ("Query",)},
             indexes={"aggregates": (SEGMENTS.name,), "events": (EVENTS_BY_USER.name,)},
             secrets=("api_keys",),
             environment=SCORING_SETTINGS,
@@ -405,18 +463,26 @@ TOPOLOGY = Topology(
         FunctionSpec(
             name="decay",
             handler="engagement.handlers.decay.handler",
-            memory_mb=512,
+            memory_mb=1024,
             timeout_s=900,
-            description="Daily: materialize scores at the run's scheduled instant",
-            tables={"aggregates": ("Scan", "UpdateItem")},
+            description="Daily job steps: materialize scores, bands and history at the scheduled instant",
+            tables={
+                "aggregates": ("Scan", "GetItem", "UpdateItem"),
+                "history": ("PutItem",),
+                "runs": ("GetItem", "PutItem", "UpdateItem", "Query"),
+            },
+            environment={**SCORING_SETTINGS, "HISTORY_RETENTION_DAYS": "400"},
         ),
         FunctionSpec(
             name="cleanup",
             handler="engagement.handlers.cleanup.handler",
-            memory_mb=512,
+            memory_mb=1024,
             timeout_s=900,
-            description="Weekly: delete engagements the score function says are gone",
-            tables={"aggregates": ("Scan", "DeleteItem")},
+            description="Weekly job steps: delete engagements the score function says are gone",
+            tables={
+                "aggregates": ("Scan", "DeleteItem"),
+                "runs": ("GetItem", "PutItem", "UpdateItem", "Query"),
+            },
         ),
     ),
     routes=(
@@ -525,14 +591,38 @@ TOPOLOGY = Topology(
         ScheduleSpec(
             name="decay",
             expression="cron(0 0 * * ? *)",
-            function="decay",
+            job="decay",
             description="Daily at 00:00 UTC",
         ),
         ScheduleSpec(
             name="cleanup",
             expression="cron(0 2 ? * SUN *)",
-            function="cleanup",
+            job="cleanup",
             description="Weekly on Sunday at 02:00 UTC",
+        ),
+    ),
+    jobs=(
+        JobSpec(
+            name="decay",
+            function="decay",
+            segments=16,
+            max_concurrency=4,
+            page_size=500,
+            write_rate_per_s=1000,
+            read_rate_per_s=2000,
+            work_budget_s=600,
+            description="Materialize every engagement's score, every contact's band and history point",
+        ),
+        JobSpec(
+            name="cleanup",
+            function="cleanup",
+            segments=16,
+            max_concurrency=4,
+            page_size=500,
+            write_rate_per_s=500,
+            read_rate_per_s=2000,
+            work_budget_s=600,
+            description="Delete engagements below 0.01 and idle at least 90 days",
         ),
     ),
     buses=(ENGAGEMENT_BUS,),

@@ -25,6 +25,7 @@ from infra.cloud.dashboard import ServiceDashboard
 from infra.cloud.dependencies import layer_directory, pins
 from infra.cloud.functions import ARCHITECTURE, RUNTIME, build_function, function_code, powertools_layer
 from infra.cloud.http_api import EngagementHttpApi
+from infra.cloud.jobs import JobStateMachine
 from infra.cloud.monitoring import ServiceAlarms
 from infra.cloud.naming import pascal, schedule_rule_name
 from infra.cloud.signals import service_signals
@@ -88,6 +89,16 @@ class ServiceStack(Stack):
             if data.schedule_dead_letters is not None
             else None
         )
+        self.jobs = {
+            spec.name: JobStateMachine(
+                self,
+                f"{pascal(spec.name)}Job",
+                spec=spec,
+                function=self.functions[spec.function],
+                stage=stage,
+            )
+            for spec in topology.jobs
+        }
         self.rules = {spec.name: self._add_schedule(spec, dead_letters) for spec in topology.schedules}
 
         signals = service_signals(
@@ -96,6 +107,7 @@ class ServiceStack(Stack):
             tables=data.tables,
             failure_queues=data.failure_queues,
             schedule_rules=self.rules,
+            jobs={name: job.state_machine for name, job in self.jobs.items()},
             schedule_dead_letters=data.schedule_dead_letters,
             topic_dead_letters=data.topic_dead_letters,
             api=self.http_api.api,
@@ -156,8 +168,10 @@ class ServiceStack(Stack):
             description=spec.description,
             schedule=events.Schedule.expression(spec.expression),
             targets=[
-                targets.LambdaFunction(
-                    self.functions[spec.function],
+                targets.SfnStateMachine(
+                    self.jobs[spec.job].state_machine,
+                    # The scheduled time is the run's identity: every retry carries the same one.
+                    input=events.RuleTargetInput.from_object({"time": events.EventField.time}),
                     retry_attempts=SCHEDULE_RETRY_ATTEMPTS,
                     max_event_age=SCHEDULE_MAX_EVENT_AGE,
                     # A run EventBridge could not deliver is kept (and alarmed), not dropped.

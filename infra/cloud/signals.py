@@ -18,6 +18,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
 
 from engagement.topology import Topology
 from infra.cloud.naming import pascal
@@ -65,6 +66,7 @@ def service_signals(
     schedule_dead_letters: sqs.IQueue | None,
     topic_dead_letters: Mapping[str, sqs.IQueue],
     api: apigwv2.IHttpApi,
+    jobs: Mapping[str, sfn.IStateMachine],
 ) -> list[Signal]:
     return [
         *_stream(topology, functions, failure_queues),
@@ -73,6 +75,7 @@ def service_signals(
         *_tables(tables),
         *_topics(topology, topic_dead_letters),
         *_schedules(schedule_rules, schedule_dead_letters),
+        *_jobs(jobs),
     ]
 
 
@@ -268,6 +271,36 @@ def _schedules(rules: Mapping[str, events.IRule], dead_letters: sqs.IQueue | Non
                     "A scheduled run was not delivered. The message is the rule's event: invoke the job's "
                     "function with it (its 'time' makes it the same run, so a repeat is harmless), then "
                     "delete the message"
+                ),
+            )
+        )
+    return signals
+
+
+def _jobs(jobs: Mapping[str, sfn.IStateMachine]) -> list[Signal]:
+    signals = []
+    for name, machine in jobs.items():
+        failed = cloudwatch.MathExpression(
+            expression="failed + timedout + aborted",
+            using_metrics={
+                "failed": machine.metric_failed(period=PERIOD, statistic="Sum"),
+                "timedout": machine.metric_timed_out(period=PERIOD, statistic="Sum"),
+                "aborted": machine.metric_aborted(period=PERIOD, statistic="Sum"),
+            },
+            label=f"{name} runs failed",
+            period=PERIOD,
+        )
+        signals.append(
+            Signal(
+                key=f"{pascal(name)}JobFailed",
+                group=SCHEDULES,
+                title=f"{name} job: failed runs",
+                metric=failed,
+                threshold=1,
+                description=(
+                    f"A {name} run failed, timed out or was aborted (a step out of retries, or a segment "
+                    "not finished). Its checkpoints are kept: start the state machine again with the "
+                    "failed execution's input (the scheduled time) and it resumes where it stopped"
                 ),
             )
         )

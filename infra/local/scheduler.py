@@ -16,8 +16,9 @@ from typing import Any
 
 from engagement.domain.clock import Clock
 from engagement.domain.timefmt import rfc3339
-from engagement.topology import ScheduleSpec
-from infra.local.lambdas import ACCOUNT, REGION, LocalFunction
+from engagement.topology import TOPOLOGY, JobSpec, ScheduleSpec
+from infra.local.jobs import JobRunner
+from infra.local.lambdas import ACCOUNT, REGION
 from infra.local.schedules import ScheduleExpression, parse_schedule
 
 
@@ -40,7 +41,7 @@ def scheduled_event(spec: ScheduleSpec, at: datetime) -> dict[str, Any]:
 class Rule:
     spec: ScheduleSpec
     expression: ScheduleExpression
-    function: LocalFunction
+    job: JobSpec
 
 
 @dataclass(frozen=True)
@@ -59,11 +60,12 @@ class Scheduler:
     def __init__(
         self,
         schedules: tuple[ScheduleSpec, ...],
-        functions: dict[str, LocalFunction],
+        jobs: JobRunner,
         clock: Clock,
         log: Callable[[str], None],
     ) -> None:
-        self._rules = [Rule(s, parse_schedule(s.expression), functions[s.function]) for s in schedules]
+        self._rules = [Rule(s, parse_schedule(s.expression), TOPOLOGY.job(s.job)) for s in schedules]
+        self._jobs = jobs
         self._log = log
         self._created = clock.now()  # rate() schedules count from the rule's creation
         self.checked = self._created
@@ -80,7 +82,7 @@ class Scheduler:
     def fire(self, rule: Rule, at: datetime) -> Firing:
         started = time.monotonic()
         try:
-            result = rule.function.invoke(scheduled_event(rule.spec, at))
+            result = self._jobs.run(rule.job, scheduled_event(rule.spec, at))
         except Exception as exc:
             result = {"error": f"{type(exc).__name__}: {exc}"}
         took_ms = (time.monotonic() - started) * 1000
@@ -94,5 +96,5 @@ class Scheduler:
 
 def _summary(result: Any) -> str:
     if isinstance(result, dict):
-        return ", ".join(f"{k} {v}" for k, v in result.items() if k != "run_at")
+        return ", ".join(f"{k} {v}" for k, v in result.items() if k not in {"run", "run_at"} and v)
     return repr(result)

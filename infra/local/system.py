@@ -28,6 +28,7 @@ from infra.local.control import ControlApi
 from infra.local.dynamodb_server import DynamoDBServer
 from infra.local.faults import Faults
 from infra.local.gateway import Gateway
+from infra.local.jobs import JobRunner
 from infra.local.lambdas import REGION, LocalFunction, load_functions
 from infra.local.pump import FailureStore, StreamPump
 from infra.local.scheduler import Firing, Scheduler
@@ -150,7 +151,10 @@ class LocalSystem:
             self.pumps.append(pump)
 
         self._scheduler = Scheduler(
-            TOPOLOGY.schedules, self.functions, self.clock, lambda line: self.log("schedule", line)
+            TOPOLOGY.schedules,
+            JobRunner(self.functions, lambda line: self.log("schedule", line)),
+            self.clock,
+            lambda line: self.log("schedule", line),
         )
         self._gateway = Gateway(
             TOPOLOGY.routes,

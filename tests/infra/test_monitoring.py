@@ -117,6 +117,14 @@ def test_every_schedule_and_dead_letter_queue_is_watched(dev: Synthesized) -> No
         assert ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum", logical_id(queue)) in metrics
 
 
+def test_every_job_alarms_on_a_failed_timed_out_or_aborted_run(dev: Synthesized) -> None:
+    metrics = _all_metrics(dev)
+    for name, job in dev.stacks.service.jobs.items():
+        machine_id = logical_id(job.state_machine)
+        for metric_name in ("ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted"):
+            assert ("AWS/States", metric_name, "Sum", machine_id) in metrics, (name, metric_name)
+
+
 def test_every_alarm_explains_itself_and_ignores_missing_data(synthesized: Synthesized) -> None:
     for key, props in _alarms(synthesized).items():
         assert len(props.get("AlarmDescription", "")) > 20, key

@@ -7,6 +7,9 @@ schedule to the topology without it reaching the cloud (or the reverse) fails he
 from __future__ import annotations
 
 import json
+from typing import Any
+
+import pytest
 
 from engagement.topology import TOPOLOGY
 from tests.infra.cfn import local_ref, logical_id, resources
@@ -87,7 +90,7 @@ def test_stream_mappings_match_the_topology(dev: Synthesized) -> None:
 
 
 def test_schedules_match_the_topology(dev: Synthesized) -> None:
-    function_ids = _function_ids(dev)
+    machines = {name: logical_id(job.state_machine) for name, job in dev.stacks.service.jobs.items()}
     rules = resources(dev.service, "AWS::Events::Rule").values()
     declared = {
         (rule["Properties"]["ScheduleExpression"], rule["Properties"]["Description"]): [
@@ -96,8 +99,62 @@ def test_schedules_match_the_topology(dev: Synthesized) -> None:
         for rule in rules
     }
     assert declared == {
-        (spec.expression, spec.description): [function_ids[spec.function]] for spec in TOPOLOGY.schedules
+        (spec.expression, spec.description): [machines[spec.job]] for spec in TOPOLOGY.schedules
     }
+
+
+def test_a_schedule_starts_its_job_with_the_scheduled_time(dev: Synthesized) -> None:
+    for rule in resources(dev.service, "AWS::Events::Rule").values():
+        (target,) = rule["Properties"]["Targets"]
+        transformer = target["InputTransformer"]
+        assert transformer["InputPathsMap"] == {"time": "$.time"}
+        assert json.loads(transformer["InputTemplate"].replace("<time>", '"T"')) == {"time": "T"}
+
+
+def _definition(dev: Synthesized, job: str) -> dict[str, Any]:
+    """A state machine's definition, with each reference to a resource written ``<LogicalId.Attr>``."""
+    machine = dev.service.to_json()["Resources"][logical_id(dev.stacks.service.jobs[job].state_machine)]
+    parts = machine["Properties"]["DefinitionString"]["Fn::Join"][1]
+    text = "".join(part if isinstance(part, str) else _reference(part) for part in parts)
+    definition: dict[str, Any] = json.loads(text)
+    return definition
+
+
+def _reference(part: dict[str, Any]) -> str:
+    if "Fn::GetAtt" in part:
+        return "<{}.{}>".format(*part["Fn::GetAtt"])
+    if "Ref" in part:
+        return f"<{part['Ref']}>"
+    raise AssertionError(f"unexpected token in a definition: {part!r}")
+
+
+@pytest.mark.parametrize("job", [spec.name for spec in TOPOLOGY.jobs])
+def test_each_job_runs_plan_segments_in_a_distributed_map_then_finish(dev: Synthesized, job: str) -> None:
+    spec = TOPOLOGY.job(job)
+    function = f"<{logical_id(dev.stacks.service.functions[spec.function])}.Arn>"
+    definition = _definition(dev, job)
+    states = definition["States"]
+    plan = states[definition["StartAt"]]
+    assert plan["Resource"] == function  # the direct integration: the step's output is the payload
+    assert plan["Parameters"] == {"step": "plan", "time.$": "$.time"}
+    segments = states[plan["Next"]]
+    assert segments["Type"] == "Map"
+    assert segments["ItemProcessor"]["ProcessorConfig"]["Mode"] == "DISTRIBUTED"
+    assert segments["MaxConcurrency"] == spec.max_concurrency
+    assert segments["ItemsPath"] == "$.segments"
+    inner = segments["ItemProcessor"]["States"]
+    work = inner[segments["ItemProcessor"]["StartAt"]]
+    assert work["Resource"] == function
+    assert "Parameters" not in work  # the segment task itself, then its own output on the next loop
+    choice = inner[work["Next"]]
+    assert choice["Default"] == segments["ItemProcessor"]["StartAt"]  # not done: work again
+    finish = states[segments["Next"]]
+    assert finish["Resource"] == function
+    assert finish["Parameters"] == {"step": "finish", "job.$": "$.job", "time.$": "$.time"}
+    for task in (plan, work, finish):
+        (retry,) = task["Retry"]
+        assert retry["ErrorEquals"] == ["States.ALL"]
+        assert retry["MaxAttempts"] == spec.step_attempts - 1
 
 
 def test_schedule_targets_retry_briefly(dev: Synthesized) -> None:

@@ -12,6 +12,7 @@ from engagement import deps
 from engagement.domain.aggregates import AggregateDelta, AggregateKey, ObservedEvent
 from engagement.domain.errors import StoreError
 from engagement.domain.events import EventIn, EventType
+from engagement.domain.maintenance import ContactItem, PairItem
 from engagement.store.dedupe import DedupeRing
 from engagement.store.dynamodb import CLIENT_CONFIG, DynamoStore
 from engagement.topology import TOPOLOGY
@@ -131,15 +132,25 @@ def test_tokens_expire_from_the_ring_once_they_cannot_be_redelivered(tables: dic
     assert seen == {"seen2": {"BS": [DedupeRing.token("later")]}}
 
 
-def test_listing_and_scanning_return_every_pair_without_dedupe_sets(tables: dict[str, str]) -> None:
+def test_listing_and_a_parallel_scan_return_every_pair_once(tables: dict[str, str]) -> None:
     store = deps.store()
     for n in range(30):
         store.apply(AggregateDelta(AggregateKey("u1", f"I-{n}"), (observed(f"e{n}", T0 + n),)))
     store.apply(AggregateDelta(AggregateKey("u1"), (observed("e-user", T0),)))
     assert sorted(a.key.item_id or "" for a in store.list_pairs("u1")) == sorted(f"I-{n}" for n in range(30))
-    scanned = list(store.scan_pairs(page_size=7))
-    assert len(scanned) == 30
-    assert all(version == 1 for _, version in scanned)
+    scanned: list[object] = []
+    for segment in range(3):
+        cursor = None
+        while True:
+            page = store.scan_segment(segment, 3, cursor=cursor, limit=7)
+            scanned += page.items
+            if page.cursor is None:
+                break
+            cursor = page.cursor
+    pairs = [item for item in scanned if isinstance(item, PairItem)]
+    assert sorted(p.aggregate.key.item_id or "" for p in pairs) == sorted(f"I-{n}" for n in range(30))
+    assert all(p.version == 1 for p in pairs)
+    assert [i.record.state.user_id for i in scanned if isinstance(i, ContactItem)] == ["u1"]
 
 
 def test_a_materialized_score_is_written_once_per_run(tables: dict[str, str]) -> None:

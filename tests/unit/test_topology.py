@@ -6,7 +6,7 @@ import importlib
 
 import pytest
 
-from engagement.topology import TOPOLOGY, WRITE_ACTIONS, FunctionSpec
+from engagement.topology import TOPOLOGY, WRITE_ACTIONS, FunctionSpec, JobSpec
 
 FUNCTION_NAMES = {f.name for f in TOPOLOGY.functions}
 TABLE_KEYS = {t.key for t in TOPOLOGY.tables}
@@ -30,7 +30,7 @@ def test_stream_mappings_read_tables_that_have_a_stream() -> None:
 
 
 def test_schedules_target_declared_functions() -> None:
-    assert {s.function for s in TOPOLOGY.schedules} <= FUNCTION_NAMES
+    assert {TOPOLOGY.job(s.job).function for s in TOPOLOGY.schedules} <= FUNCTION_NAMES
     assert {s.expression for s in TOPOLOGY.schedules} == {"cron(0 0 * * ? *)", "cron(0 2 ? * SUN *)"}
 
 
@@ -41,6 +41,14 @@ def test_functions_use_declared_tables_and_secrets(function: FunctionSpec) -> No
     assert set(function.indexes) <= set(function.tables)  # the table's name reaches the function
     for table, indexes in function.indexes.items():
         assert {TOPOLOGY.table(table).index(name).name for name in indexes} == set(indexes)
+
+
+@pytest.mark.parametrize("job", TOPOLOGY.jobs, ids=lambda j: j.name)
+def test_a_job_step_fits_its_function(job: JobSpec) -> None:
+    function = TOPOLOGY.function(job.function)
+    # The work budget plus the margin before Lambda's timeout in which a step finishes its page.
+    assert job.work_budget_s + 60 <= function.timeout_s
+    assert job.step_attempts >= 2
 
 
 def test_buses_are_published_to_by_declared_functions() -> None:

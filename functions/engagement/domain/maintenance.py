@@ -1,85 +1,169 @@
-"""The scheduled jobs: materialize scores (decay) and delete what scored out (cleanup).
+"""The scheduled jobs' work on one page of items: decay (materialize) and cleanup (delete).
 
-Both only apply what the score function already says at the run's scheduled instant, so
-running a job twice, late, or not at all never changes what the API answers.
+Both only apply what the score functions already say at the run's scheduled instant, so a
+repeated, late or interrupted run never changes what the API answers, and an item whose stored
+value would not change is not written:
+
+- an engagement (user, item) gets its Linear score at the run instant, unless a run at or after
+  that instant already wrote it, or the rounded value is what is stored;
+- a contact gets its band (published when it changes), its percentile bucket (normally already
+  right: the key does not move with time) and a history point for the run's day when its
+  composite, to one decimal, differs from the last point.
+
+Cleanup deletes engagements scoring below 0.01 whose last interaction is at least 90 days old.
+Nothing else depends on an engagement item: a campaign's funnel counts are its history and stay,
+raw events leave through the event log's TTL, and contacts are never deleted (an opt-out must
+be honoured for as long as the number exists).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
+from engagement.domain.aggregates import Aggregate, AggregateKey
+from engagement.domain.contact_records import ContactRecord, HistoryPoint
 from engagement.domain.linear import LINEAR, LinearProfile
-from engagement.domain.ports import AggregateMaintainer
+from engagement.domain.runs import Tally
 from engagement.domain.timefmt import to_ms
+from engagement.domain.upkeep import Upkeep, evaluate_contact
 
 SCORE_DECIMALS = 6
+HISTORY_DECIMALS = 1
+"""History keeps a point when the composite moved by at least 0.1 (in rounding): enough for a
+chart, and a contact idle for months stops producing points once its score stops moving."""
 CLEANUP_BELOW_SCORE = 0.01
 CLEANUP_MIN_IDLE_DAYS = 90
 
 
-@dataclass
-class DecayReport:
-    examined: int = 0
-    written: int = 0
-    unchanged: int = 0
-    """Items whose score rounds to what is stored (in practice: decayed to 0)."""
-    already_done: int = 0
-    """Items this run (or a later one) had already materialized."""
-    raced: int = 0
-    """Writes refused because the item changed or went between the read and the write."""
+@dataclass(frozen=True)
+class PairItem:
+    aggregate: Aggregate
+    version: int
+
+
+@dataclass(frozen=True)
+class ContactItem:
+    record: ContactRecord
+
+
+MaintainedItem = PairItem | ContactItem
+
+
+class ScoreWriter(Protocol):
+    def record_score(self, key: AggregateKey, *, score: float, at: datetime) -> bool: ...
+    def delete_aggregate(self, key: AggregateKey, *, version: int) -> bool: ...
+
+
+class HistoryWriter(Protocol):
+    def record_history(self, user_id: str, point: HistoryPoint) -> None: ...
 
 
 @dataclass
-class CleanupReport:
-    examined: int = 0
-    deleted: int = 0
-    kept: int = 0
-    raced: int = 0
-    """Candidates that received an event between the read and the delete, and so were kept."""
+class DecayPage:
+    """Everything the decay job needs to process a page at the run's instant."""
 
+    run_at: datetime
+    scores: ScoreWriter
+    history: HistoryWriter
+    upkeep: Upkeep
+    profile: LinearProfile = LINEAR
 
-def materialize_scores(
-    store: AggregateMaintainer, run_at: datetime, profile: LinearProfile = LINEAR
-) -> DecayReport:
-    """Write each engagement's score at ``run_at``; skip values that would not change.
+    def __call__(self, items: Sequence[MaintainedItem], pace: Callable[[], None]) -> Tally:
+        tally = Tally()
+        contacts: list[ContactRecord] = []
+        for item in items:
+            tally.examined += 1
+            if isinstance(item, PairItem):
+                self._materialize(item.aggregate, pace, tally)
+            else:
+                contacts.append(item.record)
+        if contacts:
+            self._contacts(contacts, pace, tally)
+        return tally
 
-    An item already materialized at or after ``run_at`` is skipped on read and guarded by the
-    write's condition, so a repeated run writes nothing.
-    """
-    report = DecayReport()
-    run_ms = to_ms(run_at)
-    for aggregate, _version in store.scan_pairs():
-        report.examined += 1
+    def _materialize(self, aggregate: Aggregate, pace: Callable[[], None], tally: Tally) -> None:
+        run_ms = to_ms(self.run_at)
         if aggregate.materialized_at_ms is not None and aggregate.materialized_at_ms >= run_ms:
-            report.already_done += 1
-            continue
+            tally.already_done += 1
+            return
         score = round(
-            profile.evaluate(aggregate.interaction_count, aggregate.last_ms, run_at).score, SCORE_DECIMALS
+            self.profile.evaluate(aggregate.interaction_count, aggregate.last_ms, self.run_at).score,
+            SCORE_DECIMALS,
         )
-        if (
-            aggregate.materialized_score is not None
-            and round(aggregate.materialized_score, SCORE_DECIMALS) == score
-        ):
-            report.unchanged += 1
-            continue
-        if store.record_score(aggregate.key, score=score, at=run_at):
-            report.written += 1
+        stored = aggregate.materialized_score
+        if stored is not None and round(stored, SCORE_DECIMALS) == score:
+            tally.unchanged += 1
+            return
+        pace()
+        if self.scores.record_score(aggregate.key, score=score, at=self.run_at):
+            tally.written += 1
         else:
-            report.raced += 1
-    return report
+            tally.raced += 1
+
+    def _contacts(self, records: list[ContactRecord], pace: Callable[[], None], tally: Tally) -> None:
+        run_ms = to_ms(self.run_at)
+        self.upkeep.pace = pace
+        before = (self.upkeep.report.band_changes, self.upkeep.report.published)
+        self.upkeep.contacts(records, run_ms)
+        if self.upkeep.report.failed:
+            # The page is redone on retry: every step above is idempotent at this instant.
+            raise next(iter(self.upkeep.report.failed.values()))
+        changes = self.upkeep.report.band_changes - before[0]
+        tally.band_changes += changes
+        tally.written += changes
+        tally.published += self.upkeep.report.published - before[1]
+        day = self.run_at.date().isoformat()
+        for record in records:
+            evaluation = evaluate_contact(record.state, run_ms, self.upkeep.config)
+            score = round(evaluation.score.composite, HISTORY_DECIMALS)
+            mark = record.history
+            if mark is not None and mark.day >= day:
+                tally.already_done += 1
+                continue
+            if mark is not None and mark.score == score:
+                tally.unchanged += 1
+                continue
+            point = HistoryPoint(
+                day=day,
+                at_ms=run_ms,
+                score=score,
+                band=evaluation.band.value,
+                components={
+                    name: round(value, HISTORY_DECIMALS)
+                    for name, value in evaluation.score.components.items()
+                },
+            )
+            pace()
+            self.history.record_history(record.state.user_id, point)
+            tally.history_points += 1
+            tally.written += 1
 
 
-def cleanup(store: AggregateMaintainer, run_at: datetime, profile: LinearProfile = LINEAR) -> CleanupReport:
-    """Delete engagements scoring below 0.01 whose last interaction is at least 90 days old."""
-    report = CleanupReport()
-    for aggregate, version in store.scan_pairs():
-        report.examined += 1
-        score = profile.evaluate(aggregate.interaction_count, aggregate.last_ms, run_at)
-        if score.score >= CLEANUP_BELOW_SCORE or score.days_since_last_interaction < CLEANUP_MIN_IDLE_DAYS:
-            report.kept += 1
-        elif store.delete_aggregate(aggregate.key, version=version):
-            report.deleted += 1
-        else:
-            report.raced += 1
-    return report
+@dataclass
+class CleanupPage:
+    run_at: datetime
+    scores: ScoreWriter
+    profile: LinearProfile = LINEAR
+
+    def __call__(self, items: Sequence[MaintainedItem], pace: Callable[[], None]) -> Tally:
+        tally = Tally()
+        for item in items:
+            tally.examined += 1
+            if not isinstance(item, PairItem):
+                continue  # contacts are kept: suppression state must outlive any score
+            aggregate = item.aggregate
+            score = self.profile.evaluate(aggregate.interaction_count, aggregate.last_ms, self.run_at)
+            idle_days = score.days_since_last_interaction
+            if score.score >= CLEANUP_BELOW_SCORE or idle_days < CLEANUP_MIN_IDLE_DAYS:
+                tally.unchanged += 1
+                continue
+            pace()
+            if self.scores.delete_aggregate(aggregate.key, version=item.version):
+                tally.deleted += 1
+                tally.written += 1
+            else:
+                tally.raced += 1
+        return tally

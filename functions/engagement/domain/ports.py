@@ -3,7 +3,6 @@ imports the adapter, so it stays pure and testable without a client."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
@@ -45,9 +44,3 @@ class AggregateWriter(Protocol):
 class AggregateReader(Protocol):
     def get_aggregate(self, key: AggregateKey) -> Aggregate | None: ...
     def list_pairs(self, user_id: str) -> list[Aggregate]: ...
-
-
-class AggregateMaintainer(Protocol):
-    def scan_pairs(self) -> Iterator[tuple[Aggregate, int]]: ...
-    def record_score(self, key: AggregateKey, *, score: float, at: datetime) -> bool: ...
-    def delete_aggregate(self, key: AggregateKey, *, version: int) -> bool: ...

@@ -16,7 +16,7 @@ exactly what is missing and nothing twice.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -107,15 +107,22 @@ class UpkeepReport:
     """User id -> why its upkeep did not finish (the caller makes it retry)."""
 
 
+def _unpaced() -> None:
+    return None
+
+
 @dataclass
 class Upkeep:
     store: UpkeepStore
     publisher: Publisher
     config: ScoringConfig = DEFAULT_SCORING_CONFIG
     report: UpkeepReport = field(default_factory=UpkeepReport)
+    pace: Callable[[], None] = _unpaced
+    """Called before each write: the scheduled runs pace their writes, the scorer does not."""
 
     def count_funnel(self, stages: PairStages) -> None:
         if stages.uncounted:
+            self.pace()
             self.store.count_funnel(stages)
             self.report.funnel_updates += 1
 
@@ -160,9 +167,10 @@ class Upkeep:
         user = record.state.user_id
         for _ in range(RECONCILE_ATTEMPTS):
             evaluation = evaluate_contact(record.state, at_ms, self.config)
-            moved = evaluation.bucket == record.bucket or self.store.move_percentile(
-                user, record.bucket, evaluation.bucket
-            )
+            moved = evaluation.bucket == record.bucket
+            if not moved:
+                self.pace()
+                moved = self.store.move_percentile(user, record.bucket, evaluation.bucket)
             if moved and evaluation.bucket != record.bucket:
                 self.report.percentile_moves += 1
             if record.pending is not None:
@@ -172,7 +180,10 @@ class Upkeep:
                     return record.pending, waiting
             else:
                 transition = band_transition(record, evaluation, at_ms)
-                changed = transition is None or self.store.change_band(transition)
+                changed = transition is None
+                if transition is not None:
+                    self.pace()
+                    changed = self.store.change_band(transition)
                 if transition is not None and changed:
                     self.report.band_changes += 1
                 if moved and changed:
@@ -196,6 +207,7 @@ class Upkeep:
         self.report.published += len(pending)
         for user, transition in pending.items():
             try:
+                self.pace()
                 self.store.settle_transition(transition)
             except StoreError as exc:
                 # Published but still marked pending: the next pass publishes it again, which

@@ -1,29 +1,31 @@
-"""Lambda entry point: the weekly cleanup run, deleting engagements that scored out."""
+"""Lambda entry point: the steps of the weekly cleanup job (see ``handlers._jobs``).
+
+Deletes engagements scoring below 0.01 whose last interaction is at least 90 days old.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from engagement import deps
-from engagement.domain.maintenance import cleanup
-from engagement.domain.timefmt import rfc3339
-from engagement.handlers._schedule import scheduled_instant
-from engagement.observability import emit_metrics, logger, metrics
+from engagement.domain.maintenance import CleanupPage
+from engagement.domain.runs import RunId
+from engagement.handlers._jobs import PageProcessor, job
+from engagement.observability import emit_metrics, logger
 
 deps.init()  # clients are built during init, not on the first request
+
+
+def _cleanup(run: RunId) -> PageProcessor:
+    return CleanupPage(run_at=run.at, scores=deps.store())
+
+
+CLEANUP = job("cleanup", _cleanup)
 
 
 @logger.inject_lambda_context(clear_state=True)
 @emit_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    run_at = scheduled_instant(event)
-    report = cleanup(deps.store(), run_at)
-    metrics.add_metric(name="CleanupExamined", unit=MetricUnit.Count, value=report.examined)
-    metrics.add_metric(name="CleanupDeleted", unit=MetricUnit.Count, value=report.deleted)
-    summary = {"run_at": rfc3339(run_at), **asdict(report)}
-    logger.info("cleanup run", extra=summary)
-    return summary
+    return CLEANUP.handle(event, context)

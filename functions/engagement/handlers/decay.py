@@ -1,29 +1,35 @@
-"""Lambda entry point: the daily decay run, materializing scores at the scheduled instant."""
+"""Lambda entry point: the steps of the daily decay job (see ``handlers._jobs``).
+
+Materializes, at the run's scheduled instant, every engagement's Linear score and every
+contact's band and history point; publishes band changes.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from engagement import deps
-from engagement.domain.maintenance import materialize_scores
-from engagement.domain.timefmt import rfc3339
-from engagement.handlers._schedule import scheduled_instant
-from engagement.observability import emit_metrics, logger, metrics
+from engagement.domain.maintenance import DecayPage
+from engagement.domain.runs import RunId
+from engagement.domain.upkeep import Upkeep
+from engagement.handlers._jobs import PageProcessor, job
+from engagement.observability import emit_metrics, logger
 
-deps.init()  # clients are built during init, not on the first request
+deps.init(publishes=True, scores=True)  # clients are built during init, not on the first request
+
+
+def _decay(run: RunId) -> PageProcessor:
+    store = deps.store()
+    upkeep = Upkeep(store.contacts, deps.publisher(), deps.scoring_config())
+    return DecayPage(run_at=run.at, scores=store, history=store.contacts, upkeep=upkeep)
+
+
+DECAY = job("decay", _decay)
 
 
 @logger.inject_lambda_context(clear_state=True)
 @emit_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    run_at = scheduled_instant(event)
-    report = materialize_scores(deps.store(), run_at)
-    metrics.add_metric(name="DecayExamined", unit=MetricUnit.Count, value=report.examined)
-    metrics.add_metric(name="DecayWritten", unit=MetricUnit.Count, value=report.written)
-    summary = {"run_at": rfc3339(run_at), **asdict(report)}
-    logger.info("decay run", extra=summary)
-    return summary
+    return DECAY.handle(event, context)

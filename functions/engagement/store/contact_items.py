@@ -10,7 +10,7 @@ aggregates table, per-user aggregate (pk "U#<user_id>", sk "#USER"), beyond ``it
 per-(user, item) aggregate: fn   funnel stages this engagement was counted in (string set)
 percentile histogram:  pk "PCT#<shard>"       sk "B#<bucket>"   n = contacts in the bucket
 campaign funnel:       pk "FUNNEL#<item_id>"  sk "S#<shard>"    n_<stage> = contacts reaching it
-contact history:       pk "U#<user_id>"       sk "H#<YYYY-MM-DD>"   score, band, components
+history table:         pk "U#<user_id>"       sk "H#<YYYY-MM-DD>"   score, band, components, expires_at
 """
 
 from __future__ import annotations
@@ -104,9 +104,10 @@ def is_contact_item(item: Mapping[str, Any]) -> bool:
     return item.get("sk") == USER_SK
 
 
-def history_item(user_id: str, point: HistoryPoint) -> dict[str, Any]:
+def history_item(user_id: str, point: HistoryPoint, expires_at_s: int) -> dict[str, Any]:
     return {
         **history_key(user_id, point.day),
+        "expires_at": expires_at_s,
         "at_ms": point.at_ms,
         "score": to_decimal(point.score),
         "band": point.band,

@@ -54,7 +54,15 @@ from engagement.store.contact_items import (
     shard_of,
 )
 from engagement.store.items import aggregate_key_attrs
-from engagement.store.wire import ConditionFailed, Expression, deserialize, serialize, to_decimal, translating
+from engagement.store.wire import (
+    ConditionFailed,
+    Expression,
+    deserialize,
+    query_all,
+    serialize,
+    to_decimal,
+    translating,
+)
 from engagement.topology import EVENTS_BY_USER, SEGMENTS
 
 if TYPE_CHECKING:
@@ -75,11 +83,15 @@ class ContactStore:
         *,
         aggregates_table: str,
         events_table: str,
+        history_table: str = "",
+        history_retention_days: int = 400,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._client = client
         self._aggregates = aggregates_table
         self._events = events_table
+        self._history = history_table
+        self._history_retention_ms = history_retention_days * 86_400_000
         self._monotonic = monotonic
         self._histogram: tuple[float, dict[int, int]] | None = None
 
@@ -290,10 +302,14 @@ class ContactStore:
     # ------------------------------------------------------------------- history
 
     def record_history(self, user_id: str, point: HistoryPoint) -> None:
-        """Write a day's point, then mark it on the contact. A retry rewrites the same point
-        (a put of identical content) and marks again: idempotent without a transaction."""
+        """Write a day's point (in the history table, where TTL retires it), then mark it on the
+        contact. A retry rewrites the same point (a put of identical content) and marks again:
+        idempotent without a transaction."""
+        expires_at_s = (point.at_ms + self._history_retention_ms) // 1000
         with translating("writing a history point"):
-            self._client.put_item(TableName=self._aggregates, Item=serialize(history_item(user_id, point)))
+            self._client.put_item(
+                TableName=self._history, Item=serialize(history_item(user_id, point, expires_at_s))
+            )
         expr = Expression()
         self._conditional_update(
             AggregateKey(user_id),
@@ -310,18 +326,14 @@ class ContactStore:
         condition = (
             f"{expr.name('pk')} = {expr.value(f'U#{user_id}')} AND {expr.name('sk')} BETWEEN {low} AND {high}"
         )
-        points: list[HistoryPoint] = []
-        start: dict[str, Any] | None = None
-        while True:
-            kwargs: dict[str, Any] = {"ExclusiveStartKey": start} if start else {}
-            with translating("reading history"):
-                page = self._client.query(
-                    TableName=self._aggregates, KeyConditionExpression=condition, **expr.params(), **kwargs
-                )
-            points += [history_point_from_item(deserialize(item)) for item in page.get("Items", [])]
-            start = page.get("LastEvaluatedKey")
-            if not start:
-                return points
+        items = query_all(
+            self._client,
+            "reading history",
+            TableName=self._history,
+            KeyConditionExpression=condition,
+            **expr.params(),
+        )
+        return [history_point_from_item(item) for item in items]
 
     # ------------------------------------------------------------------- helpers
 
@@ -364,18 +376,9 @@ class ContactStore:
     def _query_partition(self, pk: str, doing: str) -> list[dict[str, Any]]:
         expr = Expression()
         condition = f"{expr.name('pk')} = {expr.value(pk)}"
-        found: list[dict[str, Any]] = []
-        start: dict[str, Any] | None = None
-        while True:
-            kwargs: dict[str, Any] = {"ExclusiveStartKey": start} if start else {}
-            with translating(doing):
-                page = self._client.query(
-                    TableName=self._aggregates, KeyConditionExpression=condition, **expr.params(), **kwargs
-                )
-            found += [deserialize(item) for item in page.get("Items", [])]
-            start = page.get("LastEvaluatedKey")
-            if not start:
-                return found
+        return query_all(
+            self._client, doing, TableName=self._aggregates, KeyConditionExpression=condition, **expr.params()
+        )
 
 
 def _encode_cursor(shard: int, start: dict[str, Any] | None) -> str:

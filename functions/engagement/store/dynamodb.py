@@ -7,7 +7,7 @@ webhook providers resend, Lambda replays stream batches, EventBridge re-invokes 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -17,6 +17,8 @@ from botocore.config import Config
 
 from engagement.domain.aggregates import Aggregate, AggregateDelta, AggregateKey
 from engagement.domain.errors import StoreError
+from engagement.domain.maintenance import ContactItem, MaintainedItem, PairItem
+from engagement.domain.runs import ScanPage
 from engagement.domain.timefmt import to_ms
 from engagement.store.aggregate_writes import ExactBounds, update_request
 from engagement.store.contact_items import contact_record_from_item, is_contact_item, pair_stages_from_item
@@ -31,8 +33,16 @@ from engagement.store.items import (
     link_from_item,
     link_item,
 )
-from engagement.store.wire import ConditionFailed, Expression, deserialize, serialize, to_decimal, translating
-from engagement.topology import AGGREGATES, EVENTS, LINKS, TOPOLOGY
+from engagement.store.wire import (
+    ConditionFailed,
+    Expression,
+    deserialize,
+    query_all,
+    serialize,
+    to_decimal,
+    translating,
+)
+from engagement.topology import AGGREGATES, EVENTS, HISTORY, LINKS, TOPOLOGY
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -87,6 +97,8 @@ class DynamoStore:
         ring: DedupeRing,
         retention_days: int = DEFAULT_RETENTION_DAYS,
         links_table: str = "",
+        history_table: str = "",
+        history_retention_days: int = DEFAULT_RETENTION_DAYS,
     ) -> None:
         self._client = client
         self._events = events_table
@@ -94,8 +106,19 @@ class DynamoStore:
         self._links = links_table
         self._ring = ring
         self._retention_s = retention_days * 86_400
-        self.contacts = ContactStore(client, aggregates_table=aggregates_table, events_table=events_table)
+        self.contacts = ContactStore(
+            client,
+            aggregates_table=aggregates_table,
+            events_table=events_table,
+            history_table=history_table,
+            history_retention_days=history_retention_days,
+        )
         """Percentiles, bands and segments, funnels, history: what is derived from the aggregates."""
+
+    @property
+    def client(self) -> DynamoDBClient:
+        """The client, for the adapter's other facets (run checkpoints) to share."""
+        return self._client
 
     @classmethod
     def from_environment(cls) -> DynamoStore:
@@ -107,6 +130,8 @@ class DynamoStore:
             events_table=os.environ.get(EVENTS.env_var, ""),
             aggregates_table=os.environ.get(AGGREGATES.env_var, ""),
             links_table=os.environ.get(LINKS.env_var, ""),
+            history_table=os.environ.get(HISTORY.env_var, ""),
+            history_retention_days=int(os.environ.get("HISTORY_RETENTION_DAYS", DEFAULT_RETENTION_DAYS)),
             ring=DedupeRing.for_mapping(TOPOLOGY.stream_mapping_for("scorer")),
             retention_days=int(os.environ.get("EVENT_RETENTION_DAYS", DEFAULT_RETENTION_DAYS)),
         )
@@ -235,48 +260,45 @@ class DynamoStore:
             f"{expr.name('pk')} = {expr.value(f'U#{user_id}')} "
             f"AND begins_with({expr.name('sk')}, {expr.value(PAIR_SK_PREFIX)})"
         )
-        projection = expr.projection(AGGREGATE_PROJECTION)
-        found: list[Aggregate] = []
-        start: dict[str, Any] | None = None
-        while True:
-            kwargs: dict[str, Any] = {"ExclusiveStartKey": start} if start else {}
-            with translating("listing aggregates"):
-                page = self._client.query(
-                    TableName=self._aggregates,
-                    KeyConditionExpression=condition,
-                    ProjectionExpression=projection,
-                    ExpressionAttributeNames=expr.names,
-                    ExpressionAttributeValues=expr.values,
-                    **kwargs,
-                )
-            found.extend(aggregate_from_item(deserialize(item)) for item in page.get("Items", []))
-            start = page.get("LastEvaluatedKey")
-            if not start:
-                return found
+        items = query_all(
+            self._client,
+            "listing aggregates",
+            TableName=self._aggregates,
+            KeyConditionExpression=condition,
+            ProjectionExpression=expr.projection(AGGREGATE_PROJECTION),
+            **expr.params(),
+        )
+        return [aggregate_from_item(item) for item in items]
 
-    def scan_pairs(self, page_size: int = 500) -> Iterator[tuple[Aggregate, int]]:
-        """Every (user, item) aggregate with its version, page by page (maintenance jobs)."""
-        expr = Expression()
-        projection = expr.projection([*AGGREGATE_PROJECTION, "ver"])
-        start: dict[str, Any] | None = None
-        while True:
-            kwargs: dict[str, Any] = {"ExclusiveStartKey": start} if start else {}
-            with translating("scanning aggregates"):
-                page = self._client.scan(
-                    TableName=self._aggregates,
-                    FilterExpression=f"begins_with({expr.name('sk')}, {expr.value(PAIR_SK_PREFIX)})",
-                    ProjectionExpression=projection,
-                    ExpressionAttributeNames=expr.names,
-                    ExpressionAttributeValues=expr.values,
-                    Limit=page_size,
-                    **kwargs,
-                )
-            for raw in page.get("Items", []):
-                item = deserialize(raw)
-                yield aggregate_from_item(item), int(item.get("ver", 0))
-            start = page.get("LastEvaluatedKey")
-            if not start:
-                return
+    def scan_segment(
+        self, segment: int, segments: int, *, cursor: Mapping[str, Any] | None, limit: int
+    ) -> ScanPage[MaintainedItem]:
+        """One page of one segment of a parallel scan: engagements with their versions, contacts
+        whole (the profile needs every accumulator), derived items skipped. No projection: a
+        Scan is billed by the size of the items read, whatever it returns."""
+        kwargs: dict[str, Any] = {"ExclusiveStartKey": dict(cursor)} if cursor else {}
+        with translating("scanning aggregates"):
+            page = self._client.scan(
+                TableName=self._aggregates,
+                Segment=segment,
+                TotalSegments=segments,
+                Limit=limit,
+                ReturnConsumedCapacity="TOTAL",
+                **kwargs,
+            )
+        items: list[MaintainedItem] = []
+        for raw in page.get("Items", []):
+            item = deserialize(raw)
+            sk = str(item.get("sk", ""))
+            if sk.startswith(PAIR_SK_PREFIX):
+                items.append(PairItem(aggregate_from_item(item), int(item.get("ver", 0))))
+            elif is_contact_item(item):
+                items.append(ContactItem(contact_record_from_item(item)))
+        return ScanPage(
+            items=items,
+            cursor=page.get("LastEvaluatedKey"),
+            read_units=float(page.get("ConsumedCapacity", {}).get("CapacityUnits", 0.0)),
+        )
 
     def record_score(self, key: AggregateKey, *, score: float, at: datetime) -> bool:
         """Materialize a score for instant ``at``; a no-op if a run at or after ``at`` already did."""

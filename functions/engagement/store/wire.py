@@ -14,6 +14,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from engagement.domain.errors import StoreError
 
 if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
 
 RETRYABLE_CODES = frozenset(
@@ -75,6 +76,20 @@ def serialize(item: Mapping[str, Any]) -> dict[str, AttributeValueTypeDef]:
 
 def deserialize(item: Mapping[str, Any]) -> dict[str, Any]:
     return {key: _deserializer.deserialize(value) for key, value in item.items()}
+
+
+def query_all(client: DynamoDBClient, doing: str, **request: Any) -> list[dict[str, Any]]:
+    """Every item a Query matches, page after page, deserialized."""
+    found: list[dict[str, Any]] = []
+    start: dict[str, Any] | None = None
+    while True:
+        page_request = {**request, "ExclusiveStartKey": start} if start else request
+        with translating(doing):
+            page = client.query(**page_request)
+        found += [deserialize(item) for item in page.get("Items", [])]
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            return found
 
 
 def _code(exc: ClientError) -> str:
