@@ -251,7 +251,7 @@ def _schedules(rules: Mapping[str, events.IRule], dead_letters: sqs.IQueue | Non
             ),
             threshold=1,
             description=(
-                f"EventBridge could not invoke the {name} job after its retries; the run's event is in "
+                f"EventBridge could not start the {name} job after its retries; the run's input is in "
                 "the schedule dead-letter queue"
             ),
         )
@@ -268,9 +268,9 @@ def _schedules(rules: Mapping[str, events.IRule], dead_letters: sqs.IQueue | Non
                 ),
                 threshold=1,
                 description=(
-                    "A scheduled run was not delivered. The message is the rule's event: invoke the job's "
-                    "function with it (its 'time' makes it the same run, so a repeat is harmless), then "
-                    "delete the message"
+                    "A scheduled run was not delivered. Start the job's state machine with the message's "
+                    'input, {"time": ...} (the time makes it the same run, so a repeat is harmless), '
+                    "then delete the message"
                 ),
             )
         )

@@ -9,7 +9,11 @@ from typing import Any
 import boto3
 
 from engagement.domain.events import EngagementEvent, EventIn, EventType
+from engagement.domain.timefmt import rfc3339
 from engagement.store.dynamodb import DynamoStore
+from engagement.topology import TOPOLOGY
+from infra.local.jobs import JobRunner
+from infra.local.lambdas import load_functions
 from infra.local.stream_records import LambdaRecord, StreamReader, sequence_of, stream_arn
 
 START = datetime(2026, 11, 1, tzinfo=UTC)
@@ -90,3 +94,9 @@ def wipe(table: str, keys: tuple[str, ...] = ("pk", "sk")) -> None:
     for page in client.get_paginator("scan").paginate(TableName=table):
         for item in page["Items"]:
             client.delete_item(TableName=table, Key={k: item[k] for k in keys})
+
+
+def run_job(job: str, at: datetime) -> dict[str, Any]:
+    """A scheduled job as its state machine runs it: plan, every segment until done, finish."""
+    scheduled = {"detail-type": "Scheduled Event", "source": "aws.events", "time": rfc3339(at), "detail": {}}
+    return JobRunner(load_functions(), log=lambda _: None).run(TOPOLOGY.job(job), scheduled)

@@ -9,13 +9,14 @@ from typing import Any
 import boto3
 import pytest
 
+from engagement import deps
 from engagement.domain.clock import ManualClock
 from engagement.domain.timefmt import rfc3339
 from infra.local.buses import drain
 from infra.local.lambdas import load_functions
 
 from .api import call
-from .helpers import stream_event, stream_records
+from .helpers import run_job, stream_event, stream_records
 
 CONTACT = "+14155550100"
 
@@ -72,8 +73,6 @@ def test_the_score_answers_with_components_probabilities_percentile_band_and_exp
     assert body["probabilities"]["engagement"]["status"] == "ok"
     assert 0 < body["probabilities"]["engagement"]["value"] < 1
     assert body["probabilities"]["churn_risk"]["horizon_days"] is None
-    # Two contacts ranked: this one is above the one with a single delivery.
-    assert body["percentile"]["value"] == 75.0
     assert "5%" in body["percentile"]["resolution"]
     assert body["explanation"]["sentence"].startswith("Score 86: ")
     assert body["explanation"]["top_events"][0]["type"] == "converted"
@@ -85,7 +84,18 @@ def test_a_contact_with_one_event_has_no_probabilities_but_a_score(contact: None
     for name in ("engagement", "conversion", "churn_risk"):
         assert body["probabilities"][name]["status"] == "insufficient_data"
         assert body["probabilities"][name]["value"] is None
-    assert body["percentile"]["value"] == 25.0
+
+
+def test_percentiles_rank_contacts_once_the_daily_run_has_counted_them(
+    contact: None, clock: ManualClock
+) -> None:
+    assert call("GET", f"/v1/users/{CONTACT}/score").body["percentile"]["value"] is None
+    run_job("decay", clock.now().replace(hour=0, minute=0) + timedelta(days=1))
+    clock.advance(timedelta(days=1))
+    deps.store().contacts._histogram = None  # a new minute's read, not the cached empty one
+    # Two contacts ranked by engagement level: the engaged one above the one with a delivery.
+    assert call("GET", f"/v1/users/{CONTACT}/score").body["percentile"]["value"] == 75.0
+    assert call("GET", "/v1/users/+14155550111/score").body["percentile"]["value"] == 25.0
 
 
 def test_the_score_falls_with_time_and_the_band_follows(contact: None) -> None:

@@ -25,17 +25,13 @@ from engagement.domain.upkeep import Upkeep
 from engagement.store.runs import RunStore
 from engagement.topology import TOPOLOGY
 from infra.local.buses import drain
-from infra.local.jobs import JobRunner
 from infra.local.lambdas import load_functions
 
 from .api import call
+from .helpers import run_job
 
 RUN = datetime(2026, 11, 21, tzinfo=UTC)
 WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
-
-
-def scheduled(at: datetime) -> dict[str, Any]:
-    return {"detail-type": "Scheduled Event", "source": "aws.events", "time": rfc3339(at), "detail": {}}
 
 
 def engage(item: str, last: datetime, count: int = 1, *, user: str = "u1") -> AggregateKey:
@@ -55,11 +51,6 @@ def engage(item: str, last: datetime, count: int = 1, *, user: str = "u1") -> Ag
     deps.store().apply(AggregateDelta(key, events))
     deps.store().apply(AggregateDelta(AggregateKey(user), events))
     return key
-
-
-def run_job(job: str, at: datetime) -> dict[str, Any]:
-    """The job as the state machine runs it: plan, every segment until done, finish."""
-    return JobRunner(load_functions(), log=lambda _: None).run(TOPOLOGY.job(job), scheduled(at))
 
 
 @contextmanager
@@ -194,7 +185,7 @@ def test_a_segment_interrupted_mid_page_resumes_and_writes_each_item_once(tables
         run_at=RUN,
         scores=store,
         history=store.contacts,
-        upkeep=Upkeep(store.contacts, deps.publisher(), deps.scoring_config()),
+        upkeep=Upkeep(store.contacts, deps.publisher(), deps.scoring_config(), percentiles=True),
     )
     crashing = CrashAfter(page, n=5)
     task = SegmentTask(run, segment=0, segments=1)

@@ -16,7 +16,8 @@ from engagement.domain.timefmt import from_ms
 PERCENTILE_RESOLUTION = (
     "Rank of the contact's time-decayed engagement level among all contacts, from a log-bucket "
     "histogram with buckets 5% wide (about one day of recency at the 14-day half-life): exact to "
-    "the bucket, off by at most half the contacts sharing it. Refreshed within a minute."
+    "the bucket, off by at most half the contacts sharing it. The contact's own level is live; "
+    "the others' are as of the last daily run (the levels' order does not change with time alone)."
 )
 
 
@@ -62,7 +63,9 @@ class Probabilities(BaseModel):
 
 
 class PercentileOut(BaseModel):
-    value: float | None = Field(description="0-100; null when the contact has no positive engagement")
+    value: float | None = Field(
+        description="0-100; null without positive engagement, or before the first daily run"
+    )
     resolution: str = PERCENTILE_RESOLUTION
 
 

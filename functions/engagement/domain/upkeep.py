@@ -3,7 +3,8 @@
 After the scorer writes an aggregate (and when the daily run visits it), the derived state is
 reconciled with what the aggregate now says, at one instant:
 
-- the percentile bucket the contact is counted in follows its engagement-level key;
+- the percentile bucket the contact is counted in follows its engagement-level key (in the
+  daily run: see ``Upkeep.percentiles``);
 - its band follows its composite and churn risk; a change is stored as *pending* first and
   published on the bus after, then settled, so a crash between the two republishes instead of
   losing the change (subscribers deduplicate on ``transition_id``);
@@ -119,6 +120,10 @@ class Upkeep:
     report: UpkeepReport = field(default_factory=UpkeepReport)
     pace: Callable[[], None] = _unpaced
     """Called before each write: the scheduled runs pace their writes, the scorer does not."""
+    percentiles: bool = False
+    """Move contacts between percentile buckets. The daily run does (once per contact whose key
+    changed that day); the scorer does not: a move is a three-item transaction, and doing it on
+    every batch would more than double the scorer's writes for a summary a day fresh enough."""
 
     def count_funnel(self, stages: PairStages) -> None:
         if stages.uncounted:
@@ -167,7 +172,7 @@ class Upkeep:
         user = record.state.user_id
         for _ in range(RECONCILE_ATTEMPTS):
             evaluation = evaluate_contact(record.state, at_ms, self.config)
-            moved = evaluation.bucket == record.bucket
+            moved = not self.percentiles or evaluation.bucket == record.bucket
             if not moved:
                 self.pace()
                 moved = self.store.move_percentile(user, record.bucket, evaluation.bucket)

@@ -22,7 +22,7 @@ deps.init(publishes=True, scores=True)  # clients are built during init, not on 
 
 def _decay(run: RunId) -> PageProcessor:
     store = deps.store()
-    upkeep = Upkeep(store.contacts, deps.publisher(), deps.scoring_config())
+    upkeep = Upkeep(store.contacts, deps.publisher(), deps.scoring_config(), percentiles=True)
     return DecayPage(run_at=run.at, scores=store, history=store.contacts, upkeep=upkeep)
 
 
