@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable
 from time import perf_counter
 
-from bench import coldstart, ingest, package, scoring, startup
+from bench import coldstart, ingest, maintenance, package, scoring, startup
 from bench.report import RESULTS_PATH, Section, save
 
 BENCHMARKS: dict[str, Callable[[], Section]] = {
@@ -20,6 +20,7 @@ BENCHMARKS: dict[str, Callable[[], Section]] = {
     "coldstart": coldstart.run,
     "startup": startup.run,
     "package": package.run,
+    "maintenance": maintenance.run,
 }
 
 

@@ -22,6 +22,7 @@ from moto import mock_aws
 
 from bench.environment import DEPLOYED_POWERTOOLS, apply_to_this_process, function_environment
 from engagement.topology import TOPOLOGY
+from infra.local.buses import bus_environment, create_buses
 from infra.local.lambdas import LocalContext, context_for
 from infra.local.tables import create_tables, table_environment
 
@@ -54,7 +55,8 @@ def fresh_tables(prefix: str) -> Tables:
     """Create the topology's tables under ``prefix`` and point every function's store at them."""
     start()
     names = create_tables(boto3.client("dynamodb"), prefix)
-    os.environ.update(table_environment(prefix))
+    create_buses(boto3.client("events"), boto3.client("sqs"), prefix)  # band changes are published
+    os.environ.update({**table_environment(prefix), **bus_environment(prefix)})
     deps = importlib.import_module("engagement.deps")
     deps.reset()  # the next call builds a client, from boto3's default session, for these tables
     return Tables(prefix, names)

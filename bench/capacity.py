@@ -51,16 +51,23 @@ class Tally:
     reads: int = 0
     read_units: float = 0.0
     calls: dict[str, int] = field(default_factory=dict)
+    writes_by_kind: dict[str, int] = field(default_factory=dict)
+    """Billed writes by what they are for, when counting with a classifier."""
 
     def as_json(self) -> dict[str, Any]:
         return {
             "writes": self.writes,
+            "writes_by_kind": dict(sorted(self.writes_by_kind.items())),
             "write_units_estimated": self.write_units,
             "failed_conditional_writes": self.failed_conditions,
             "reads": self.reads,
             "read_units_estimated": self.read_units,
             "calls": dict(sorted(self.calls.items())),
         }
+
+
+Classifier = Callable[[str, Mapping[str, Any]], str]
+"""(operation, request parameters) -> what the write is for."""
 
 
 @dataclass(frozen=True)
@@ -71,19 +78,24 @@ class _SingleWrite:
     size_before: int
     item: Mapping[str, Any] | None
     """The whole new item, for a PutItem."""
+    kind: str
 
 
 class CapacityMeter:
     """Hooks on one boto3 session that tally DynamoDB calls while :meth:`counting` is active."""
 
-    def __init__(self, session: boto3.Session) -> None:
+    def __init__(self, session: boto3.Session, *, sizes: bool = True) -> None:
         self._session = session
+        self._measure_sizes = sizes
+        """Off: requests are counted but write units are not (no probe reads around each write,
+        which at scale would cost more than the writes being measured)."""
         # Reads item sizes around each write; its own session carries no hooks, so it is not counted.
         self._probe: DynamoDBClient = boto3.session.Session().client("dynamodb")
         self._key_names: dict[str, list[str]] = {}
         self._sizes: dict[tuple[str, str], int] = {}
         """Item size after the last counted write of each item, so only a first write needs a probe."""
         self._tally: Tally | None = None
+        self._classify: Classifier = lambda _operation, _params: "all"
 
     @contextmanager
     def attached(self) -> Iterator[CapacityMeter]:
@@ -102,13 +114,16 @@ class CapacityMeter:
                 events.unregister(event, unique_id=f"{_CONTEXT_KEY}.{event}")
 
     @contextmanager
-    def counting(self) -> Iterator[Tally]:
+    def counting(self, classify: Classifier | None = None) -> Iterator[Tally]:
         tally = Tally()
         self._tally = tally
+        if classify is not None:
+            self._classify = classify
         try:
             yield tally
         finally:
             self._tally = None
+            self._classify = lambda _operation, _params: "all"
 
     def stored_size(self, table: str, key: Mapping[str, Any]) -> int:
         """The size of the item as stored now (0 when absent), read by the uncounted client."""
@@ -127,12 +142,13 @@ class CapacityMeter:
             table = str(params["TableName"])
             key = params.get("Key") or self._key_of(table, params["Item"])
             identity = (table, json.dumps(key, sort_keys=True, default=str))
-            before = self._sizes.get(identity)
-            if before is None:
+            before = self._sizes.get(identity, 0)
+            if self._measure_sizes and identity not in self._sizes:
                 before = self.stored_size(table, key)
-            context[_CONTEXT_KEY] = _SingleWrite(table, key, identity, before, params.get("Item"))
+            kind = self._classify(operation, params)
+            context[_CONTEXT_KEY] = _SingleWrite(table, key, identity, before, params.get("Item"), kind)
         elif operation in {"BatchWriteItem", "TransactWriteItems", "GetItem"}:
-            context[_CONTEXT_KEY] = params
+            context[_CONTEXT_KEY] = {**params, "_kind": self._classify(operation, params)}
 
     def _after(
         self, parsed: dict[str, Any], model: OperationModel, context: dict[str, Any], **_: Any
@@ -150,17 +166,22 @@ class CapacityMeter:
             if failed not in (None, CONDITION_FAILED):
                 return  # rejected before it was processed (validation, throttling): not billed
             tally.writes += 1
+            tally.writes_by_kind[seen_before.kind] = tally.writes_by_kind.get(seen_before.kind, 0) + 1
             tally.failed_conditions += failed == CONDITION_FAILED
+            if not self._measure_sizes:
+                return
             after = self._size_after(operation, seen_before, refused=failed == CONDITION_FAILED)
             self._sizes[seen_before.identity] = after
             tally.write_units += _units(max(seen_before.size_before, after), WRITE_UNIT_BYTES)
         elif operation == "BatchWriteItem" and failed is None:
             self._count_batch(tally, seen_before, parsed)
         elif operation == "TransactWriteItems" and failed is None:
+            kind = str(seen_before["_kind"])
             for action in seen_before["TransactItems"]:
                 put = action.get("Put")
                 size = item_size(put["Item"]) if put else WRITE_UNIT_BYTES
                 tally.writes += 2
+                tally.writes_by_kind[kind] = tally.writes_by_kind.get(kind, 0) + 2
                 tally.write_units += 2 * _units(size, WRITE_UNIT_BYTES)
         elif operation == "GetItem" and failed is None:
             consistent = bool(seen_before.get("ConsistentRead"))

@@ -1,0 +1,177 @@
+"""Two of moto's costs that grow with the table, made to cost what DynamoDB's do.
+
+Scan: moto answers every Scan page by sorting the whole table and walking it from the first item to
+the ``ExclusiveStartKey`` (hashing each item's key to find its segment), so scanning a table
+page by page is quadratic: at 200,000 items a full parallel scan takes minutes, and a benchmark
+of a job that scans would measure moto, not the job. This module keeps, per table, the keys in
+moto's own order with each key's segment, updated as items are put and deleted, and answers a
+plain paged parallel Scan (no filter, projection or index: what the jobs and the baseline send)
+from it by bisection, with moto's own item objects, page limit and 1 MB cap. Anything else goes
+to moto's implementation untouched.
+
+TransactWriteItems: moto keeps a deep copy of every table a transaction touches, whole, to roll
+back with if an action fails: a transaction on a 200,000-item table copies 200,000 items. Here
+the copy is of the items the transaction names, and a failed transaction puts back exactly
+those (DynamoDB's all-or-nothing, which is what the tests of the transactions check on moto's
+own implementation).
+
+Installed only by the benchmark that works at scale, for both sides of its comparisons.
+"""
+
+from __future__ import annotations
+
+import bisect
+import copy
+from functools import cache
+from hashlib import md5
+from typing import Any
+
+from moto.dynamodb import models as moto_models
+from moto.dynamodb.comparisons import OpDefault
+from moto.dynamodb.models import table as moto_table
+from moto.dynamodb.models.dynamo_type import DynamoType
+
+_original_scan = moto_table.Table.scan
+_original_put = moto_table.Table.put_item
+_original_delete = moto_table.Table.delete_item
+_original_transact = moto_models.DynamoDBBackend.transact_write_items
+_indexes: dict[int, list[tuple[str, str]]] = {}
+"""id(table) -> its (partition, sort) key values, sorted; built on the table's first scan."""
+
+
+def _segment(partition: str, total: int) -> int:
+    # Item.is_within_segment's rule: the first byte of an MD5 of the partition key's value.
+    return md5(partition.encode("utf8"), usedforsecurity=False).digest()[0] % total
+
+
+def _keys(table: Any) -> list[tuple[str, str]]:
+    found = _indexes.get(id(table))
+    if found is None:
+        found = sorted(
+            (str(hash_value.value), str(range_value.value))
+            for hash_value, entries in table.items.items()
+            for range_value in entries
+        )
+        _indexes[id(table)] = found
+    return found
+
+
+def _fast_scan(self: Any, *args: Any, **kwargs: Any) -> Any:
+    names = (
+        "filters",
+        "limit",
+        "exclusive_start_key",
+        "filter_expression",
+        "index_name",
+        "consistent_read",
+        "projection_expression",
+        "segments",
+    )
+    call = dict(zip(names, args, strict=False)) | kwargs
+    segments = call.get("segments", (None, None))
+    # moto hands a no-op OpDefault when the request has no FilterExpression.
+    no_filter = isinstance(call.get("filter_expression"), OpDefault | None)
+    plain = no_filter and not any(
+        call.get(name) for name in ("filters", "index_name", "projection_expression")
+    )
+    if not plain or self.range_key_attr is None or segments == (None, None):
+        return _original_scan(self, *args, **kwargs)
+    keys = _keys(self)
+    segment, total = segments
+    start = call.get("exclusive_start_key")
+    position = 0
+    if start:
+        first = (
+            str(next(iter(start[self.hash_key_attr].values()))),
+            str(next(iter(start[self.range_key_attr].values()))),
+        )
+        position = bisect.bisect_right(keys, first)
+    results: list[Any] = []
+    size = 0
+    last_key = None
+    for partition, sort in keys[position:]:
+        if _segment(partition, total) != segment:
+            continue
+        item = self.items[DynamoType({"S": partition})][DynamoType({"S": sort})]
+        if len(results) == call["limit"] or size + item.size() > moto_table.RESULT_SIZE_LIMIT:
+            last_key = self._get_last_evaluated_key(results[-1], None)
+            break
+        results.append(copy.deepcopy(item))
+        size += item.size()
+    return results, len(results), last_key
+
+
+def _put_item(self: Any, item_attrs: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+    item: Any = _original_put(self, item_attrs, *args, **kwargs)
+    keys = _indexes.get(id(self))
+    if keys is not None and self.range_key_attr is not None:
+        key = (str(item.hash_key.value), str(item.range_key.value))
+        at = bisect.bisect_left(keys, key)
+        if at == len(keys) or keys[at] != key:
+            keys.insert(at, key)
+    return item
+
+
+def _delete_item(self: Any, hash_key: Any, range_key: Any) -> Any:
+    item = _original_delete(self, hash_key, range_key)
+    keys = _indexes.get(id(self))
+    if item is not None and keys is not None and range_key is not None:
+        key = (str(hash_key.value), str(range_key.value))
+        at = bisect.bisect_left(keys, key)
+        if at < len(keys) and keys[at] == key:
+            del keys[at]
+    return item
+
+
+class _TablesKept:
+    """moto's ``copy`` inside its backend module, except that tables are not copied (see below)."""
+
+    @staticmethod
+    def deepcopy(value: Any, memo: Any = None) -> Any:
+        return value if isinstance(value, moto_table.Table) else copy.deepcopy(value, memo)
+
+
+def _transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> Any:
+    try:
+        saved = [_saved_item(self, entry) for entry in transact_items]
+    except Exception:  # a malformed request: moto's own code says what is wrong with it
+        saved = []
+    try:
+        return _original_transact(self, transact_items)
+    except Exception:
+        for table, hash_value, range_value, item in reversed(saved):
+            _restore(table, hash_value, range_value, item)
+        raise
+
+
+def _saved_item(backend: Any, entry: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
+    operation, action = next(iter(entry.items()))
+    table = backend.get_table(action["TableName"])
+    key = action["Item"] if operation == "Put" else action["Key"]
+    hash_value = DynamoType(key[table.hash_key_attr])
+    range_value = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
+    return table, hash_value, range_value, copy.deepcopy(table.get_item(hash_value, range_value))
+
+
+def _restore(table: Any, hash_value: Any, range_value: Any, item: Any) -> None:
+    if range_value is None:
+        if item is None:
+            table.items.pop(hash_value, None)
+        else:
+            table.items[hash_value] = item
+    elif item is None:
+        table.items[hash_value].pop(range_value, None)
+    else:
+        table.items[hash_value][range_value] = item
+    _indexes.pop(id(table), None)  # rebuilt on the next scan: rollbacks are rare
+
+
+@cache
+def install() -> None:
+    table: Any = moto_table.Table
+    table.scan = _fast_scan
+    table.put_item = _put_item
+    table.delete_item = _delete_item
+    backend: Any = moto_models.DynamoDBBackend
+    backend.transact_write_items = _transact_write_items
+    setattr(moto_models, "copy", _TablesKept)  # noqa: B010 (the module does not export it)
