@@ -1,4 +1,4 @@
-"""POST /v1/events requests as the ingest function receives them: API Gateway payload 2.0 events
+"""API requests as the functions receive them: API Gateway payload 2.0 events
 built by the local runner's ``build_event``, authenticated with a configured bearer key."""
 
 from __future__ import annotations
@@ -33,6 +33,25 @@ def post_events(events: Sequence[Mapping[str, Any]], *, now: datetime | None = N
             ("User-Agent", "engagement-bench/1"),
         ],
         body=body,
+        source_ip="203.0.113.10",
+        route=route,
+        domain_name=DOMAIN,
+        api_id=API_ID,
+        now=now or datetime.now(UTC),
+    )
+
+
+def get_request(path: str, query: str = "", *, now: datetime | None = None) -> dict[str, Any]:
+    """The Lambda event for one authenticated ``GET path?query``."""
+    route = match_route(TOPOLOGY.routes, "GET", path)
+    if route is None:
+        raise LookupError(f"the topology has no route for GET {path}")
+    return build_event(
+        method="GET",
+        raw_path=path,
+        raw_query=query,
+        headers=[("Authorization", f"Bearer {API_KEY}"), ("User-Agent", "engagement-bench/1")],
+        body=b"",
         source_ip="203.0.113.10",
         route=route,
         domain_name=DOMAIN,

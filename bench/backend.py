@@ -20,6 +20,7 @@ from typing import Any
 import boto3
 from moto import mock_aws
 
+from bench import moto_scale
 from bench.environment import DEPLOYED_POWERTOOLS, apply_to_this_process, function_environment
 from engagement.topology import TOPOLOGY
 from infra.local.buses import bus_environment, create_buses
@@ -49,6 +50,7 @@ def start() -> None:
     """Set the functions' environment and start moto in this process (once; it runs until exit)."""
     apply_to_this_process(function_environment(DEPLOYED_POWERTOOLS, table_prefix="unset"))
     mock_aws().start()
+    moto_scale.install()  # Scan and transactions that cost what DynamoDB's do, for every benchmark
 
 
 def fresh_tables(prefix: str) -> Tables:

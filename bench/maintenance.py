@@ -34,7 +34,7 @@ from typing import Any
 import boto3
 from boto3.dynamodb.types import TypeSerializer
 
-from bench import backend, moto_scale
+from bench import backend
 from bench.capacity import CapacityMeter, Tally, item_size
 from bench.report import Row, Section
 from engagement.domain.aggregates import ObservedEvent
@@ -65,7 +65,6 @@ _serializer = TypeSerializer()
 
 def run() -> Section:
     backend.start()
-    moto_scale.install()
     boto3.setup_default_session()
     session = boto3.DEFAULT_SESSION
     assert session is not None

@@ -15,7 +15,7 @@ the copy is of the items the transaction names, and a failed transaction puts ba
 those (DynamoDB's all-or-nothing, which is what the tests of the transactions check on moto's
 own implementation).
 
-Installed only by the benchmark that works at scale, for both sides of its comparisons.
+Installed by ``bench.backend`` for every benchmark, so both sides of each comparison get it.
 """
 
 from __future__ import annotations

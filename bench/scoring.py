@@ -196,7 +196,7 @@ def _scenario(
                 if stored != len(chunk):
                     raise RuntimeError(f"ingest stored {stored} of {len(chunk)} events")
 
-        records = _stream_records(tables.events)
+        records = stream_records(tables.events)
         if len(records) != len(events):
             raise RuntimeError(f"the stream holds {len(records)} records for {len(events)} events")
         batches = [records[i : i + batch_size] for i in range(0, len(records), batch_size)]
@@ -222,7 +222,7 @@ def _scenario(
     )
 
 
-def _stream_records(events_table: str) -> list[LambdaRecord]:
+def stream_records(events_table: str) -> list[LambdaRecord]:
     """Every record of the table's stream, shaped as Lambda delivers them, in sequence order."""
     reader = StreamReader(boto3.client("dynamodbstreams"), stream_arn(boto3.client("dynamodb"), events_table))
     records: list[LambdaRecord] = []
