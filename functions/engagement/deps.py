@@ -10,10 +10,15 @@ from __future__ import annotations
 import gc
 import os
 from functools import cache
+from typing import TYPE_CHECKING
 
-from engagement.domain.scoring_config import ScoringConfig, from_environment
 from engagement.store.dynamodb import DynamoStore
-from engagement.store.eventbridge import BandPublisher
+
+if TYPE_CHECKING:
+    # Imported where used: functions that never score contacts or publish (ingest, webhooks,
+    # links) should not pay for those modules in their cold start.
+    from engagement.domain.scoring_config import ScoringConfig
+    from engagement.store.eventbridge import BandPublisher
 
 
 @cache
@@ -23,12 +28,16 @@ def store() -> DynamoStore:
 
 @cache
 def publisher() -> BandPublisher:
+    from engagement.store.eventbridge import BandPublisher  # noqa: PLC0415 (see the imports)
+
     return BandPublisher.from_environment()
 
 
 @cache
 def scoring_config() -> ScoringConfig:
     """Read once: a bad value fails the cold start, not every request (see domain.scoring_config)."""
+    from engagement.domain.scoring_config import from_environment  # noqa: PLC0415 (see the imports)
+
     return from_environment(os.environ)
 
 

@@ -17,8 +17,6 @@ from botocore.config import Config
 
 from engagement.domain.aggregates import Aggregate, AggregateDelta, AggregateKey
 from engagement.domain.errors import StoreError
-from engagement.domain.maintenance import ContactItem, MaintainedItem, PairItem
-from engagement.domain.runs import ScanPage
 from engagement.domain.timefmt import to_ms
 from engagement.store.aggregate_writes import ExactBounds, update_request
 from engagement.store.contact_items import contact_record_from_item, is_contact_item, pair_stages_from_item
@@ -50,6 +48,8 @@ if TYPE_CHECKING:
     from engagement.domain.contact_records import ContactRecord, PairStages
     from engagement.domain.events import EngagementEvent
     from engagement.domain.links import Link
+    from engagement.domain.maintenance import MaintainedItem
+    from engagement.domain.runs import ScanPage
 
 # Short timeouts and few attempts: API Gateway gives up after 29 s and providers retry anyway,
 # so a slow store should surface as a 5xx quickly rather than hold the connection.
@@ -276,6 +276,10 @@ class DynamoStore:
         """One page of one segment of a parallel scan: engagements with their versions, contacts
         whole (the profile needs every accumulator), derived items skipped. No projection: a
         Scan is billed by the size of the items read, whatever it returns."""
+        # Only the jobs scan: the other functions do not import the maintenance model.
+        from engagement.domain.maintenance import ContactItem, PairItem  # noqa: PLC0415
+        from engagement.domain.runs import ScanPage  # noqa: PLC0415
+
         kwargs: dict[str, Any] = {"ExclusiveStartKey": dict(cursor)} if cursor else {}
         with translating("scanning aggregates"):
             page = self._client.scan(
