@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import AwareDatetime, BaseModel, Field
 
-from engagement.domain.maintenance import SCORE_DECIMALS
+from engagement.domain.linear import SCORE_DECIMALS
 from engagement.domain.queries import ScoredEngagement, UserStats
 from engagement.domain.timefmt import from_ms
 

@@ -24,6 +24,9 @@ from typing import ClassVar
 from engagement.domain.timefmt import to_ms
 
 MS_PER_DAY = 86_400_000
+SCORE_DECIMALS = 6
+"""Decimals a Linear score is answered and stored with: the API and the daily run round alike,
+so a materialized score equals the one a read computes for the same instant."""
 
 
 @dataclass(frozen=True)

@@ -25,12 +25,11 @@ from typing import Protocol
 
 from engagement.domain.aggregates import Aggregate, AggregateKey
 from engagement.domain.contact_records import ContactRecord, HistoryPoint
-from engagement.domain.linear import LINEAR, LinearProfile
+from engagement.domain.linear import LINEAR, SCORE_DECIMALS, LinearProfile
 from engagement.domain.runs import Tally
 from engagement.domain.timefmt import to_ms
 from engagement.domain.upkeep import Upkeep, evaluate_contact
 
-SCORE_DECIMALS = 6
 HISTORY_DECIMALS = 1
 """History keeps a point when the composite moved by at least 0.1 (in rounding): enough for a
 chart, and a contact idle for months stops producing points once its score stops moving."""
