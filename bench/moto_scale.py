@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import bisect
 import copy
-from functools import cache
 from hashlib import md5
 from typing import Any
 
@@ -35,8 +34,15 @@ _original_scan = moto_table.Table.scan
 _original_put = moto_table.Table.put_item
 _original_delete = moto_table.Table.delete_item
 _original_transact = moto_models.DynamoDBBackend.transact_write_items
-_indexes: dict[int, list[tuple[str, str]]] = {}
-"""id(table) -> its (partition, sort) key values, sorted; built on the table's first scan."""
+_indexes: dict[int, tuple[Any, list[tuple[str, str]]]] = {}
+"""id(table) -> (the table, its (partition, sort) key values, sorted); built on its first scan.
+The table is kept with its keys so a new table that reuses a dead one's id is not mistaken
+for it."""
+
+
+def _index_of(table: Any) -> list[tuple[str, str]] | None:
+    entry = _indexes.get(id(table))
+    return entry[1] if entry is not None and entry[0] is table else None
 
 
 def _segment(partition: str, total: int) -> int:
@@ -45,14 +51,14 @@ def _segment(partition: str, total: int) -> int:
 
 
 def _keys(table: Any) -> list[tuple[str, str]]:
-    found = _indexes.get(id(table))
+    found = _index_of(table)
     if found is None:
         found = sorted(
             (str(hash_value.value), str(range_value.value))
             for hash_value, entries in table.items.items()
             for range_value in entries
         )
-        _indexes[id(table)] = found
+        _indexes[id(table)] = (table, found)
     return found
 
 
@@ -103,7 +109,7 @@ def _fast_scan(self: Any, *args: Any, **kwargs: Any) -> Any:
 
 def _put_item(self: Any, item_attrs: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
     item: Any = _original_put(self, item_attrs, *args, **kwargs)
-    keys = _indexes.get(id(self))
+    keys = _index_of(self)
     if keys is not None and self.range_key_attr is not None:
         key = (str(item.hash_key.value), str(item.range_key.value))
         at = bisect.bisect_left(keys, key)
@@ -114,7 +120,7 @@ def _put_item(self: Any, item_attrs: dict[str, Any], *args: Any, **kwargs: Any) 
 
 def _delete_item(self: Any, hash_key: Any, range_key: Any) -> Any:
     item = _original_delete(self, hash_key, range_key)
-    keys = _indexes.get(id(self))
+    keys = _index_of(self)
     if item is not None and keys is not None and range_key is not None:
         key = (str(hash_key.value), str(range_key.value))
         at = bisect.bisect_left(keys, key)
@@ -166,12 +172,23 @@ def _restore(table: Any, hash_value: Any, range_value: Any, item: Any) -> None:
     _indexes.pop(id(table), None)  # rebuilt on the next scan: rollbacks are rare
 
 
-@cache
+_PATCHES: tuple[tuple[Any, str, Any, Any], ...] = (
+    (moto_table.Table, "scan", _fast_scan, _original_scan),
+    (moto_table.Table, "put_item", _put_item, _original_put),
+    (moto_table.Table, "delete_item", _delete_item, _original_delete),
+    (moto_models.DynamoDBBackend, "transact_write_items", _transact_write_items, _original_transact),
+    (moto_models, "copy", _TablesKept, copy),
+)
+
+
 def install() -> None:
-    table: Any = moto_table.Table
-    table.scan = _fast_scan
-    table.put_item = _put_item
-    table.delete_item = _delete_item
-    backend: Any = moto_models.DynamoDBBackend
-    backend.transact_write_items = _transact_write_items
-    setattr(moto_models, "copy", _TablesKept)  # noqa: B010 (the module does not export it)
+    """Patch moto (idempotent). Everything else it does is untouched."""
+    for owner, name, patched, _ in _PATCHES:
+        setattr(owner, name, patched)
+
+
+def uninstall() -> None:
+    """moto as it was (tests compare the two)."""
+    for owner, name, _, original in _PATCHES:
+        setattr(owner, name, original)
+    _indexes.clear()
