@@ -20,7 +20,7 @@ from infra.local.lambdas import load_functions
 from infra.local.topics import sns_event
 
 from .api import call
-from .helpers import stream_event, stream_records
+from .helpers import run_job, stream_event, stream_records
 
 TELEGRAM = Path(__file__).parents[1] / "unit" / "fixtures" / "telegram"
 
@@ -67,10 +67,6 @@ def assert_declared(function: str, calls: dict[str, set[str]], tables: dict[str,
         key = key_of[table]
         allowed = set(spec.tables.get(key, ())) | {f"Query@{i}" for i in spec.indexes.get(key, ())}
         assert operations <= allowed, (function, table, operations)
-
-
-def scheduled(at: Any) -> dict[str, Any]:
-    return {"time": at.isoformat(), "detail-type": "Scheduled Event", "source": "aws.events"}
 
 
 SCENARIOS: dict[str, Callable[[dict[str, str], ManualClock], None]] = {}
@@ -190,12 +186,12 @@ def _scorer(tables: dict[str, str], clock: ManualClock) -> None:
 
 @scenario("decay")
 def _decay(tables: dict[str, str], clock: ManualClock) -> None:
-    load_functions()["decay"].invoke(scheduled(clock.now() + timedelta(days=1)))
+    run_job("decay", clock.now() + timedelta(days=1))  # plan, every segment, finish
 
 
 @scenario("cleanup")
 def _cleanup(tables: dict[str, str], clock: ManualClock) -> None:
-    load_functions()["cleanup"].invoke(scheduled(clock.now() + timedelta(days=200)))
+    run_job("cleanup", clock.now() + timedelta(days=200))
 
 
 def test_every_function_has_a_scenario() -> None:

@@ -238,6 +238,15 @@ def test_the_steps_run_as_the_state_machine_runs_them(tables: dict[str, str]) ->
     summary = decay.invoke({"step": "finish", "job": "decay", "time": planned["time"]})
     assert summary["complete"] is True
     assert summary["examined"] == 13  # twelve engagements and the contact, once each
+    assert summary["percentile_moves"] == 1  # the contact enters its first bucket
+
+
+def test_an_event_without_a_step_is_refused_and_writes_nothing(tables: dict[str, str]) -> None:
+    engage("AI-1", RUN - timedelta(days=40))
+    decay = load_functions()["decay"]
+    with pytest.raises(ValueError, match="unknown step None"):
+        decay.invoke({"detail-type": "Scheduled Event", "time": "2026-11-21T00:00:00Z"})
+    assert boto3.client("dynamodb").scan(TableName=tables["runs"])["Items"] == []
 
 
 def test_finishing_a_run_with_a_segment_not_done_fails_it(tables: dict[str, str]) -> None:

@@ -182,10 +182,10 @@ def test_a_share_divides_the_jobs_rates_among_concurrent_segments() -> None:
 def test_a_run_is_complete_when_every_segment_is_done() -> None:
     done = Checkpoint(cursor=None, pages=2, done=True, tally=Tally(examined=3, written=1))
     half = Checkpoint(cursor={"next": 1}, pages=1, done=False, tally=Tally(examined=2))
-    total, complete = summarize(RUN, [done, done], 2)
+    total, complete = summarize([done, done], 2)
     assert (total.examined, total.written, complete) == (6, 2, True)
-    assert summarize(RUN, [done, half], 2)[1] is False
-    assert summarize(RUN, [done], 2)[1] is False  # a segment never started
+    assert summarize([done, half], 2)[1] is False
+    assert summarize([done], 2)[1] is False  # a segment never started
 
 
 def test_a_tally_survives_its_stored_form() -> None:

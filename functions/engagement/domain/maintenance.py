@@ -105,18 +105,22 @@ class DecayPage:
     def _contacts(self, records: list[ContactRecord], pace: Callable[[], None], tally: Tally) -> None:
         run_ms = to_ms(self.run_at)
         self.upkeep.pace = pace
-        before = (self.upkeep.report.band_changes, self.upkeep.report.published)
-        self.upkeep.contacts(records, run_ms)
-        if self.upkeep.report.failed:
+        report = self.upkeep.report
+        before = (report.band_changes, report.published, report.percentile_moves)
+        evaluated = {r.state.user_id: evaluate_contact(r.state, run_ms, self.upkeep.config) for r in records}
+        self.upkeep.contacts(records, run_ms, evaluated)
+        if report.failed:
             # The page is redone on retry: every step above is idempotent at this instant.
-            raise next(iter(self.upkeep.report.failed.values()))
-        changes = self.upkeep.report.band_changes - before[0]
+            raise next(iter(report.failed.values()))
+        changes = report.band_changes - before[0]
+        moves = report.percentile_moves - before[2]
         tally.band_changes += changes
-        tally.written += changes
-        tally.published += self.upkeep.report.published - before[1]
+        tally.percentile_moves += moves
+        tally.written += changes + moves
+        tally.published += report.published - before[1]
         day = self.run_at.date().isoformat()
         for record in records:
-            evaluation = evaluate_contact(record.state, run_ms, self.upkeep.config)
+            evaluation = evaluated[record.state.user_id]
             score = round(evaluation.score.composite, HISTORY_DECIMALS)
             mark = record.history
             if mark is not None and mark.day >= day:

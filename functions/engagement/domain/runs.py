@@ -64,6 +64,7 @@ class Tally:
     raced: int = 0
     """Writes refused because an event reached the item between the read and the write."""
     history_points: int = 0
+    percentile_moves: int = 0
     band_changes: int = 0
     published: int = 0
     throttled: int = 0
@@ -248,7 +249,7 @@ def _scan(
     raise AssertionError("unreachable")
 
 
-def summarize(run: RunId, checkpoints: Sequence[Checkpoint], segments: int) -> tuple[Tally, bool]:
+def summarize(checkpoints: Sequence[Checkpoint], segments: int) -> tuple[Tally, bool]:
     """The run's tally, and whether every segment is done."""
     total = Tally()
     for checkpoint in checkpoints:

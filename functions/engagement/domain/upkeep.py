@@ -131,8 +131,17 @@ class Upkeep:
             self.store.count_funnel(stages)
             self.report.funnel_updates += 1
 
-    def contacts(self, records: Iterable[ContactRecord], at_ms: int) -> None:
+    def contacts(
+        self,
+        records: Iterable[ContactRecord],
+        at_ms: int,
+        evaluated: Mapping[str, ContactEvaluation] | None = None,
+    ) -> None:
         """Reconcile each contact at ``at_ms``; failures land in ``report.failed``.
+
+        ``evaluated`` holds evaluations the caller already made of these very records at
+        ``at_ms`` (the daily run needs them for history too); a record read again is evaluated
+        afresh.
 
         Two rounds: a contact whose earlier band change was still pending gets it published in
         the first round, and its new band (if any) in the second.
@@ -144,7 +153,8 @@ class Upkeep:
             for record in todo:
                 user = record.state.user_id
                 try:
-                    transition, waiting = self._reconcile(record, at_ms)
+                    known = (evaluated or {}).get(user)
+                    transition, waiting = self._reconcile(record, at_ms, known)
                 except StoreError as exc:
                     self.report.failed[user] = exc
                     continue
@@ -167,17 +177,20 @@ class Upkeep:
             if not todo:
                 return
 
-    def _reconcile(self, record: ContactRecord, at_ms: int) -> tuple[BandTransition | None, bool]:
+    def _reconcile(
+        self, record: ContactRecord, at_ms: int, known: ContactEvaluation | None = None
+    ) -> tuple[BandTransition | None, bool]:
         """(the transition to publish, whether a band change waits for it)."""
         user = record.state.user_id
         for _ in range(RECONCILE_ATTEMPTS):
-            evaluation = evaluate_contact(record.state, at_ms, self.config)
-            moved = not self.percentiles or evaluation.bucket == record.bucket
-            if not moved:
+            evaluation = known or evaluate_contact(record.state, at_ms, self.config)
+            known = None  # only for the record it was made from
+            moved = True
+            if self.percentiles and evaluation.bucket != record.bucket:
                 self.pace()
                 moved = self.store.move_percentile(user, record.bucket, evaluation.bucket)
-            if moved and evaluation.bucket != record.bucket:
-                self.report.percentile_moves += 1
+                if moved:
+                    self.report.percentile_moves += 1
             if record.pending is not None:
                 # An earlier change is not confirmed published: it goes out first.
                 waiting = band_transition(record, evaluation, at_ms) is not None

@@ -2,14 +2,13 @@
 
 The orchestration (Step Functions in AWS, the runner locally) invokes the function with
 ``{"step": "plan", "time": ...}``, then ``{"step": "work", ...segment}`` until each segment says
-it is done, then ``{"step": "finish", ...}``. An event without a step (the schedule invoking the
-function directly, or a person) runs every step in this one invocation: fine for small tables,
-and resumable like the rest if it runs out of time.
+it is done, then ``{"step": "finish", ...}``. Any other event is refused: the schedule starts
+the state machine, never the function.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +18,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from engagement import deps
 from engagement.domain import clock
 from engagement.domain.maintenance import MaintainedItem
-from engagement.domain.runs import Pacing, RunId, SegmentTask, Tally, plan, summarize, work_segment
+from engagement.domain.runs import Pacing, Process, RunId, SegmentTask, plan, summarize, work_segment
 from engagement.domain.timefmt import rfc3339, to_ms
 from engagement.handlers._schedule import scheduled_instant
 from engagement.observability import logger, metrics
@@ -30,7 +29,7 @@ STOP_MARGIN_S = 60.0
 """A work step stops taking pages this long before Lambda's timeout: one page plus its writes
 fit easily, so an invocation always ends between two checkpoints."""
 
-PageProcessor = Callable[[Sequence[MaintainedItem], Callable[[], None]], Tally]
+PageProcessor = Process[MaintainedItem]
 
 
 class IncompleteRun(RuntimeError):
@@ -51,7 +50,7 @@ class Job:
             return self.work(SegmentTask.from_event(event), context)
         if step == "finish":
             return self.finish(self._run(event))
-        return self.inline(self._run(event), context)
+        raise ValueError(f"unknown step {step!r}: expected plan, work or finish (start the state machine)")
 
     def _run(self, event: dict[str, Any]) -> RunId:
         return RunId(self.spec.name, to_ms(scheduled_instant(event)))
@@ -85,7 +84,7 @@ class Job:
         runs = RunStore.sharing(deps.store().client)
         now_ms = to_ms(clock.now())
         record = runs.start(run, now_ms)
-        tally, complete = summarize(run, runs.all(run), self.spec.segments)
+        tally, complete = summarize(runs.all(run), self.spec.segments)
         if record.finished_ms is not None:
             # The same run again (EventBridge or a person re-sent it): it found everything done
             # and wrote nothing; its totals were reported when it first finished.
@@ -117,15 +116,6 @@ class Job:
         if not complete:
             raise IncompleteRun(f"{run}: not every segment is done; rerun the same scheduled time to resume")
         return summary
-
-    def inline(self, run: RunId, context: LambdaContext) -> dict[str, Any]:
-        planned = self.plan(run)
-        for event in planned["segments"]:
-            if not self.work(SegmentTask.from_event(event), context)["done"]:
-                # Out of time: the checkpoints keep what was done; the same scheduled time
-                # invoked again resumes there.
-                raise IncompleteRun(f"{run}: out of time in segment {event['segment']}; invoke again")
-        return self.finish(run)
 
 
 class _Budget:

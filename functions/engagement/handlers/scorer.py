@@ -93,7 +93,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
     metrics.add_metric(name="DuplicatesFiltered", unit=MetricUnit.Count, value=outcome.duplicates)
     metrics.add_metric(name="AggregateWrites", unit=MetricUnit.Count, value=outcome.writes)
     metrics.add_metric(name="BandChanges", unit=MetricUnit.Count, value=report.band_changes)
-    metrics.add_metric(name="PercentileMoves", unit=MetricUnit.Count, value=report.percentile_moves)
     metrics.add_metric(name="FunnelUpdates", unit=MetricUnit.Count, value=report.funnel_updates)
     logger.info(
         "batch scored",
