@@ -70,6 +70,10 @@ Classifier = Callable[[str, Mapping[str, Any]], str]
 """(operation, request parameters) -> what the write is for."""
 
 
+def _unclassified(_operation: str, _params: Mapping[str, Any]) -> str:
+    return "all"
+
+
 @dataclass(frozen=True)
 class _SingleWrite:
     table: str
@@ -95,7 +99,7 @@ class CapacityMeter:
         self._sizes: dict[tuple[str, str], int] = {}
         """Item size after the last counted write of each item, so only a first write needs a probe."""
         self._tally: Tally | None = None
-        self._classify: Classifier = lambda _operation, _params: "all"
+        self._classify: Classifier = _unclassified
 
     @contextmanager
     def attached(self) -> Iterator[CapacityMeter]:
@@ -123,7 +127,7 @@ class CapacityMeter:
             yield tally
         finally:
             self._tally = None
-            self._classify = lambda _operation, _params: "all"
+            self._classify = _unclassified
 
     def stored_size(self, table: str, key: Mapping[str, Any]) -> int:
         """The size of the item as stored now (0 when absent), read by the uncounted client."""

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 import statistics
-from collections.abc import Callable
 from datetime import UTC, datetime
 from time import perf_counter
 from typing import Any
@@ -37,11 +36,12 @@ import boto3
 from bench import backend
 from bench.api_requests import accepted_count, get_request, post_events
 from bench.report import Row, Section
+from bench.sampling import alternate, quartiles
 from bench.scoring import NO_FAILURES, WORKLOAD, stream_records
 from engagement import deps
 from engagement.domain.contact_queries import RECENT_EVENTS
 from engagement.domain.scoring_config import DEFAULT_SCORING_CONFIG
-from engagement.domain.timefmt import rfc3339, to_ms
+from engagement.domain.timefmt import to_ms
 from engagement.domain.upkeep import evaluate_contact
 from engagement.store.contact_items import BUCKET
 from engagement.store.dynamodb import CLIENT_CONFIG
@@ -132,9 +132,9 @@ def run() -> Section:
         return perf_counter() - started
 
     with backend.stdout_discarded():
-        route_us, reads_us = _alternate(call_route, bare_reads)
-        evaluate_us, get_us = _alternate(evaluate, bare_get)
-        move_us, counter_us = _alternate(move, bare_counter)
+        route_us, reads_us = alternate(call_route, bare_reads, warmup=WARMUP, iterations=ITERATIONS)
+        evaluate_us, get_us = alternate(evaluate, bare_get, warmup=WARMUP, iterations=ITERATIONS)
+        move_us, counter_us = alternate(move, bare_counter, warmup=WARMUP, iterations=ITERATIONS)
 
     record_sizes = sorted(sum(r.state.counts.values()) for r in record_of.values() if r is not None)
     return Section(
@@ -178,11 +178,11 @@ def run() -> Section:
         ],
         details={
             "iterations_per_side": ITERATIONS,
-            "route_us_quartiles": _quartiles(route_us),
-            "reads_us_quartiles": _quartiles(reads_us),
-            "evaluate_us_quartiles": _quartiles(evaluate_us),
-            "move_us_quartiles": _quartiles(move_us),
-            "counter_us_quartiles": _quartiles(counter_us),
+            "route_us_quartiles": quartiles(route_us),
+            "reads_us_quartiles": quartiles(reads_us),
+            "evaluate_us_quartiles": quartiles(evaluate_us),
+            "move_us_quartiles": quartiles(move_us),
+            "counter_us_quartiles": quartiles(counter_us),
         },
     )
 
@@ -201,26 +201,8 @@ def _feed_workload(tables: backend.Tables, now: datetime) -> list[dict[str, Any]
         for begin in range(0, len(records), size):
             if scorer.handler({"Records": records[begin : begin + size]}, scorer.context()) != NO_FAILURES:
                 raise RuntimeError("the scorer reported failures")
-        scheduled = {
-            "detail-type": "Scheduled Event",
-            "source": "aws.events",
-            "time": rfc3339(now),
-            "detail": {},
-        }
-        JobRunner(load_functions(), log=lambda _: None).run(TOPOLOGY.job("decay"), scheduled)
+        JobRunner(load_functions(), log=lambda _: None).run(TOPOLOGY.job("decay"), now)
     return events
-
-
-def _alternate(a: Callable[[int], float], b: Callable[[int], float]) -> tuple[list[float], list[float]]:
-    a_us: list[float] = []
-    b_us: list[float] = []
-    sides = [(a, a_us), (b, b_us)]
-    for n in range(WARMUP + ITERATIONS):
-        for call, samples in sides if n % 2 == 0 else reversed(sides):
-            elapsed = call(n)
-            if n >= WARMUP:
-                samples.append(elapsed * 1e6)
-    return a_us, b_us
 
 
 def _most_active(events: list[dict[str, Any]], count: int) -> list[str]:
@@ -236,7 +218,3 @@ def _bucket_of(client: Any, table: str, user: str) -> int | None:
     ).get("Item", {})
     value = item.get(BUCKET, {}).get("N")
     return None if value is None else int(value)
-
-
-def _quartiles(samples: list[float]) -> list[float]:
-    return [round(q, 1) for q in statistics.quantiles(samples, n=4)]

@@ -17,7 +17,6 @@ table's size, reaches both; medians drop the pauses of a noisy 2-core machine.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
@@ -27,6 +26,7 @@ import boto3
 from bench import backend
 from bench.api_requests import accepted_count, post_events
 from bench.report import Row, Section
+from bench.sampling import alternate, quartiles
 from engagement.domain.timefmt import rfc3339, to_ms
 from engagement.store.dynamodb import CLIENT_CONFIG
 
@@ -96,18 +96,8 @@ def run() -> Section:
         )
         return perf_counter() - started
 
-    handler_s: list[float] = []
-    bare_s: list[float] = []
-    sides: list[tuple[Callable[[int], float], list[float]]] = [(call_handler, handler_s), (call_bare, bare_s)]
     with backend.stdout_discarded():
-        for n in range(total):
-            for call, samples in sides if n % 2 == 0 else reversed(sides):
-                elapsed = call(n)
-                if n >= WARMUP:
-                    samples.append(elapsed)
-
-    handler_us = [s * 1e6 for s in handler_s]
-    bare_us = [s * 1e6 for s in bare_s]
+        handler_us, bare_us = alternate(call_handler, call_bare, warmup=WARMUP, iterations=ITERATIONS)
     section = Section(
         key="ingest",
         title="1. Ingest: POST /v1/events handler vs bare put_item, one event per call (median per call)",
@@ -134,12 +124,8 @@ def run() -> Section:
         details={
             "iterations_per_side": ITERATIONS,
             "warmup_per_side": WARMUP,
-            "handler_us_quartiles": _quartiles(handler_us),
-            "bare_us_quartiles": _quartiles(bare_us),
+            "handler_us_quartiles": quartiles(handler_us),
+            "bare_us_quartiles": quartiles(bare_us),
         },
     )
     return section
-
-
-def _quartiles(samples: list[float]) -> list[float]:
-    return [round(q, 1) for q in statistics.quantiles(samples, n=4)]

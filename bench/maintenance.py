@@ -41,7 +41,13 @@ from engagement.domain.aggregates import ObservedEvent
 from engagement.domain.contact import ContactState
 from engagement.domain.event_types import EventType
 from engagement.domain.timefmt import rfc3339, to_ms
-from engagement.store.items import COUNT_PREFIX, DECAY_PREFIX, FIRST_PREFIX, LAST_PREFIX
+from engagement.store.items import (
+    COUNT_PREFIX,
+    DECAY_PREFIX,
+    FIRST_PREFIX,
+    LAST_PREFIX,
+    contact_state_from_item,
+)
 from engagement.topology import TOPOLOGY
 from infra.local.jobs import JobRunner
 from infra.local.lambdas import load_functions
@@ -177,8 +183,7 @@ def run() -> Section:
 
 
 def _run(runner: JobRunner, job: str, at: datetime) -> dict[str, Any]:
-    event = {"detail-type": "Scheduled Event", "source": "aws.events", "time": rfc3339(at), "detail": {}}
-    summary = runner.run(TOPOLOGY.job(job), event)
+    summary = runner.run(TOPOLOGY.job(job), at)
     if not summary.get("complete"):
         raise RuntimeError(f"{job} at {rfc3339(at)} did not complete: {summary}")
     return summary
@@ -288,7 +293,10 @@ def _populate(table: str) -> dict[str, float]:
             ]
         state = ContactState.from_events(user, events)
         assert state is not None
-        contact_bytes += put(_contact_item(state))
+        item = _contact_item(state)
+        if contact_state_from_item(item) != state:  # the layout here must be the store's
+            raise RuntimeError(f"the benchmark's contact item for {user} does not read back as its state")
+        contact_bytes += put(item)
     if batch:
         _flush(client, table, batch)
     return {"engagement": engagement_bytes / ENGAGEMENTS, "contact": contact_bytes / CONTACTS}

@@ -9,8 +9,10 @@ environment, so parallel invocations would queue anyway.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
+from engagement.domain.timefmt import rfc3339
 from engagement.topology import JobSpec
 from infra.local.lambdas import LocalFunction
 
@@ -23,10 +25,11 @@ class JobRunner:
         self._functions = functions
         self._log = log
 
-    def run(self, spec: JobSpec, scheduled: dict[str, Any]) -> dict[str, Any]:
-        """Run one job execution for a scheduled event; returns the finish step's summary."""
+    def run(self, spec: JobSpec, at: datetime) -> dict[str, Any]:
+        """Run one execution for the scheduled instant ``at`` (the state machine's input is the
+        rule's ``{"time": ...}``); returns the finish step's summary."""
         function = self._functions[spec.function]
-        planned = self._step(spec, function, {**scheduled, "step": "plan"})
+        planned = self._step(spec, function, {"step": "plan", "time": rfc3339(at)})
         for segment in planned["segments"]:
             for _ in range(MAX_WORK_STEPS):
                 if self._step(spec, function, segment)["done"]:

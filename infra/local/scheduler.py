@@ -1,4 +1,4 @@
-"""Fire the topology's schedules on the runner's clock, with EventBridge's scheduled event.
+"""Fire the topology's schedules on the runner's clock, starting each one's job as the rule does.
 
 Every fire time in (last check, now] runs once, in time order: a clock advanced by ten days
 runs a daily rule ten times, each with its own scheduled ``time`` (the run id the handlers
@@ -8,7 +8,6 @@ derive their idempotency from).
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,23 +17,7 @@ from engagement.domain.clock import Clock
 from engagement.domain.timefmt import rfc3339
 from engagement.topology import TOPOLOGY, JobSpec, ScheduleSpec
 from infra.local.jobs import JobRunner
-from infra.local.lambdas import ACCOUNT, REGION
 from infra.local.schedules import ScheduleExpression, parse_schedule
-
-
-def scheduled_event(spec: ScheduleSpec, at: datetime) -> dict[str, Any]:
-    """The event a scheduled rule delivers to its target."""
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": "Scheduled Event",
-        "source": "aws.events",
-        "account": ACCOUNT,
-        "time": rfc3339(at),
-        "region": REGION,
-        "resources": [f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{spec.name}"],
-        "detail": {},
-    }
 
 
 @dataclass(frozen=True)
@@ -82,7 +65,7 @@ class Scheduler:
     def fire(self, rule: Rule, at: datetime) -> Firing:
         started = time.monotonic()
         try:
-            result = self._jobs.run(rule.job, scheduled_event(rule.spec, at))
+            result = self._jobs.run(rule.job, at)
         except Exception as exc:
             result = {"error": f"{type(exc).__name__}: {exc}"}
         took_ms = (time.monotonic() - started) * 1000

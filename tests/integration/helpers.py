@@ -9,7 +9,6 @@ from typing import Any
 import boto3
 
 from engagement.domain.events import EngagementEvent, EventIn, EventType
-from engagement.domain.timefmt import rfc3339
 from engagement.store.dynamodb import DynamoStore
 from engagement.topology import TOPOLOGY
 from infra.local.jobs import JobRunner
@@ -98,5 +97,4 @@ def wipe(table: str, keys: tuple[str, ...] = ("pk", "sk")) -> None:
 
 def run_job(job: str, at: datetime) -> dict[str, Any]:
     """A scheduled job as its state machine runs it: plan, every segment until done, finish."""
-    scheduled = {"detail-type": "Scheduled Event", "source": "aws.events", "time": rfc3339(at), "detail": {}}
-    return JobRunner(load_functions(), log=lambda _: None).run(TOPOLOGY.job(job), scheduled)
+    return JobRunner(load_functions(), log=lambda _: None).run(TOPOLOGY.job(job), at)
