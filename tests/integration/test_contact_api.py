@@ -108,6 +108,20 @@ def test_the_score_falls_with_time_and_the_band_follows(contact: None) -> None:
     assert later["segment"]["band"] == "hot"  # stored bands move when the daily run says so
 
 
+def test_the_readme_example_ninety_days_on(contact: None) -> None:
+    later = call("GET", f"/v1/users/{CONTACT}/score?as_of=2027-02-18T12:00:00Z").body
+    assert later["components"] == {
+        "recency": 4.82,
+        "frequency": 24.42,
+        "monetary": 52.07,
+        "time_decay": 2.17,
+        "diversity": 100.0,
+    }
+    assert later["score"] == pytest.approx(28.29, abs=0.01)
+    assert later["band"] == "churning"
+    assert later["probabilities"]["churn_risk"]["value"] >= 0.7
+
+
 def test_as_of_before_the_latest_event_is_refused(contact: None) -> None:
     answer = call("GET", f"/v1/users/{CONTACT}/score?as_of=2026-11-18T00:00:00Z")
     assert answer.status == 422
