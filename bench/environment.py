@@ -11,6 +11,7 @@ import os
 from collections.abc import Mapping
 
 from engagement.topology import METRICS_NAMESPACE, SERVICE_NAME, TOPOLOGY
+from infra.local.buses import bus_environment
 from infra.local.tables import table_environment
 
 REGION = "us-east-1"
@@ -55,6 +56,7 @@ def function_environment(powertools: Mapping[str, str], table_prefix: str) -> di
         **powertools,
         TOPOLOGY.secret("api_keys").local_env: API_KEY,
         **table_environment(table_prefix),
+        **bus_environment(table_prefix),
     }
 
 

@@ -13,6 +13,20 @@ from datetime import UTC, datetime
 
 import pytest
 
+from engagement import settings
+
+# Sealed: nothing the developer's shell exports reaches a test. Every variable a function or the
+# runner could read is removed, then the suite's own values are set (.ci/run proves it by
+# exporting junk for all of them).
+RUNNER_VARIABLES = ("PORT", "DYNAMODB_PORT", "STATE_FILE", "FRESH", "LOG_LEVEL", "RECORD_TO")
+for _name in [
+    name
+    for name in os.environ
+    if name.startswith(("AWS_", "POWERTOOLS_", "CDK_"))
+    or name in {v.name for v in settings.variables()}
+    or name in RUNNER_VARIABLES
+]:
+    del os.environ[_name]
 os.environ.update(
     {
         "AWS_ACCESS_KEY_ID": "testing",

@@ -1,36 +1,49 @@
 """Process-wide dependencies, created once per Lambda execution environment.
 
-Handler modules call ``init()`` at import, so clients are built during the init phase; route
-modules call ``store()`` at request time, so importing a route module (to build the OpenAPI
-document) creates no client.
+Handler modules call ``init(<function>)`` at import, so settings are parsed and clients built
+during the init phase; route modules call ``store()`` at request time, so importing a route
+module (to build the OpenAPI document) creates no client.
 """
 
 from __future__ import annotations
 
 import gc
-import os
 from functools import cache
 from typing import TYPE_CHECKING
 
+from engagement import settings as settings_module
 from engagement.store.dynamodb import DynamoStore
 
 if TYPE_CHECKING:
     # Imported where used: functions that never score contacts or publish (ingest, webhooks,
     # links) should not pay for those modules in their cold start.
     from engagement.domain.scoring_config import ScoringConfig
+    from engagement.settings import Settings
     from engagement.store.eventbridge import BandPublisher
+    from engagement.store.runs import RunStore
+
+
+def settings() -> Settings:
+    return settings_module.current()
 
 
 @cache
 def store() -> DynamoStore:
-    return DynamoStore.from_environment()
+    return DynamoStore.from_settings(settings())
 
 
 @cache
 def publisher() -> BandPublisher:
     from engagement.store.eventbridge import BandPublisher  # noqa: PLC0415 (see the imports)
 
-    return BandPublisher.from_environment()
+    return BandPublisher.from_settings(settings())
+
+
+@cache
+def runs() -> RunStore:
+    from engagement.store.runs import RunStore  # noqa: PLC0415 (see the imports)
+
+    return RunStore(store().client, runs_table=settings().table("runs"))
 
 
 @cache
@@ -38,24 +51,29 @@ def scoring_config() -> ScoringConfig:
     """Read once: a bad value fails the cold start, not every request (see domain.scoring_config)."""
     from engagement.domain.scoring_config import from_environment  # noqa: PLC0415 (see the imports)
 
-    return from_environment(os.environ)
+    return from_environment(settings().scoring)
 
 
 def reset() -> None:
-    """Forget every dependency (tests and benchmarks that point the process at new tables)."""
-    for dependency in (store, publisher, scoring_config):
+    """Forget every dependency and the parsed settings (tests and benchmarks that point the
+    process at new tables)."""
+    settings_module.reset()
+    for dependency in (store, publisher, runs, scoring_config):
         dependency.cache_clear()
 
 
-def init(*, publishes: bool = False, scores: bool = False) -> None:
-    """Finish a cold start: freeze what the imports created, then build the clients.
+def init(function: str, *, publishes: bool = False, scores: bool = False) -> None:
+    """Finish a cold start: parse the function's settings, freeze what the imports created, then
+    build the clients.
 
-    Everything imported so far lives as long as the execution environment. Freezing it moves it
-    out of the collector's reach, so the collections that building a boto3 client triggers (and
-    every later one) stop rescanning it: measured in ``make bench``, tens of milliseconds of
-    init saved. ``publishes`` builds the EventBridge client too, ``scores`` reads the scoring
-    configuration, so a bad one fails here.
+    A bad or missing setting raises here, naming the variable, so the function fails its init
+    rather than every request. Everything imported so far lives as long as the execution
+    environment; freezing it moves it out of the collector's reach, so the collections that
+    building a boto3 client triggers (and every later one) stop rescanning it: measured in
+    ``make bench``, tens of milliseconds of init saved. ``publishes`` builds the EventBridge
+    client too, ``scores`` reads the scoring configuration, so a bad one fails here.
     """
+    settings_module.current(function)
     gc.freeze()
     store()
     if publishes:

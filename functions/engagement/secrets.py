@@ -1,4 +1,5 @@
-"""Secret values: Secrets Manager in AWS (cached by Powertools), an environment variable locally.
+"""Secret values: Secrets Manager in AWS (cached by Powertools), the value itself locally; and
+the one place that checks a presented credential against a secret that may have been rotated.
 
 A secret that is configured nowhere reads as None, and every caller treats None as "refuse
 everything": an unconfigured route is closed, never open.
@@ -6,9 +7,11 @@ everything": an unconfigured route is closed, never open.
 
 from __future__ import annotations
 
-import os
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
+from engagement import settings
 from engagement.topology import SecretSpec
 
 
@@ -23,15 +26,15 @@ FORCED_REFRESH_INTERVAL_S = 30.0
 
 _last_forced_refresh: dict[str, float] = {}
 
+_Verdict = TypeVar("_Verdict")
+
 
 def secret_value(spec: SecretSpec, *, refresh: bool = False) -> str | None:
-    # In Lambda only Secrets Manager counts: a stray variable must not silently stop rotation.
-    local = None if os.environ.get("AWS_LAMBDA_FUNCTION_NAME") else os.environ.get(spec.local_env)
-    if local is not None:
-        return local
-    arn = os.environ.get(spec.arn_env)
-    if not arn:
-        return None
+    source = settings.current().secrets[spec.key]
+    # An ARN wins: in AWS the stack always sets one, so a stray value variable cannot bypass
+    # the secret (or its rotation).
+    if not source.arn:
+        return source.value
     # Imported here: only functions deployed with a secret ARN pay for the parameters module.
     from aws_lambda_powertools.utilities import parameters  # noqa: PLC0415
 
@@ -42,7 +45,34 @@ def secret_value(spec: SecretSpec, *, refresh: bool = False) -> str | None:
             _last_forced_refresh[spec.key] = now
             force = True
     try:
-        value = parameters.get_secret(arn, max_age=CACHE_SECONDS, force_fetch=force)
+        value = parameters.get_secret(source.arn, max_age=CACHE_SECONDS, force_fetch=force)
     except parameters.exceptions.GetParameterError as exc:
-        raise SecretUnavailable(f"cannot read secret {spec.key}: {exc}") from exc
+        raise SecretUnavailable(f"cannot read secret {spec.key}: {type(exc).__name__}") from exc
     return value if isinstance(value, str) else None
+
+
+def check(
+    spec: SecretSpec,
+    verify: Callable[[str], _Verdict],
+    *,
+    passed: Callable[[_Verdict], bool],
+    retry: Callable[[_Verdict], bool],
+) -> _Verdict | None:
+    """Verify a request with the secret; None when no secret is configured (refuse everything).
+
+    When the verdict says the credential did not match (``retry``), the secret may have been
+    rotated since it was cached: fetch it again (at most every ``FORCED_REFRESH_INTERVAL_S``)
+    and verify once more. Raises :class:`SecretUnavailable` when the store cannot be read.
+    Every credential this service accepts (API keys, webhook secrets and signatures) is checked
+    here, so the rotation rule exists once.
+    """
+    secret = secret_value(spec)
+    if secret is None:
+        return None
+    verdict = verify(secret)
+    if passed(verdict) or not retry(verdict):
+        return verdict
+    fresh = secret_value(spec, refresh=True)
+    if fresh is None or fresh == secret:
+        return verdict
+    return verify(fresh)

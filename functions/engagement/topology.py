@@ -11,8 +11,8 @@ boto3, so handlers, the runner and tests can all import it for free.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Literal, TypeVar
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal, TypeVar
 
 _T = TypeVar("_T")
 
@@ -79,8 +79,6 @@ class FunctionSpec:
     ``index/*``. The table must also be in ``tables`` (for its name), with no action if only
     its indexes are read."""
     secrets: tuple[str, ...] = ()
-    environment: dict[str, str] = field(default_factory=dict)
-    """Plain settings with their defaults (never secrets); the stack and the runner pass them on."""
     packages: tuple[str, ...] = ()
     """Third-party distributions imported beyond the runtime's boto3 and the Powertools layer;
     the stack ships them in a layer built for the function's platform, at the tested versions."""
@@ -110,10 +108,49 @@ class RouteSpec:
     """Public routes skip the bearer-key check (the OpenAPI document, signed webhooks)."""
     accepts: tuple[str, ...] = ()
     """Media types a request body may have; any other answers 415. Empty: no body expected."""
+    webhook: str | None = None
+    """For a webhook route, the source module (``engagement.webhooks.<webhook>``) that serves it."""
 
     @property
     def route_key(self) -> str:
         return f"{self.method} {self.path}"
+
+
+@dataclass(frozen=True)
+class WebhookSpec:
+    """A provider that calls in: the module ``engagement.webhooks.<module>`` exposes ``SOURCE``
+    (``webhooks.source.WebhookSource``), and this line says where requests reach it.
+
+    The topology derives the routes (public: the source verifies its own credential), and gives
+    the serving function the secret. Adding a provider is that module and one line here.
+    """
+
+    module: str
+    function: str
+    secret: SecretSpec | None
+    """What authenticates its requests; None when the transport does (SNS, with IAM)."""
+    path: str | None = None
+    """The HTTP path; None when it does not arrive over HTTP (an SNS topic)."""
+    methods: tuple[Literal["GET", "POST"], ...] = ("POST",)
+    accepts: tuple[str, ...] = ("application/json",)
+    """Media types of a POST body; GET routes take none."""
+
+    def routes(self) -> tuple[RouteSpec, ...]:
+        if self.path is None:
+            return ()
+        return tuple(
+            RouteSpec(
+                method,
+                self.path,
+                self.function,
+                f"{method.lower()}_{self.module}",
+                tag="webhooks",
+                public=True,
+                accepts=self.accepts if method == "POST" else (),
+                webhook=self.module,
+            )
+            for method in self.methods
+        )
 
 
 @dataclass(frozen=True)
@@ -231,6 +268,39 @@ class Topology:
     topics: tuple[TopicSpec, ...] = ()
     buses: tuple[BusSpec, ...] = ()
     jobs: tuple[JobSpec, ...] = ()
+    webhooks: tuple[WebhookSpec, ...] = ()
+
+    @classmethod
+    def assemble(
+        cls, *, secrets: tuple[SecretSpec, ...], routes: tuple[RouteSpec, ...], **parts: Any
+    ) -> Topology:
+        """The topology with what its webhooks imply: their routes, their secrets, and each
+        secret granted to the function that verifies with it."""
+        webhooks: tuple[WebhookSpec, ...] = parts.get("webhooks", ())
+        implied = {w.secret.key: w.secret for w in webhooks if w.secret is not None}
+        functions = tuple(
+            replace(
+                spec,
+                secrets=tuple(
+                    dict.fromkeys(
+                        (
+                            *spec.secrets,
+                            *(w.secret.key for w in webhooks if w.function == spec.name and w.secret),
+                        )
+                    )
+                ),
+            )
+            for spec in parts.pop("functions")
+        )
+        return cls(
+            secrets=tuple({**{s.key: s for s in secrets}, **implied}.values()),
+            routes=(*routes, *(route for w in webhooks for route in w.routes())),
+            functions=functions,
+            **parts,
+        )
+
+    def webhook(self, module: str) -> WebhookSpec:
+        return _one(self.webhooks, module, lambda w: w.module)
 
     def job(self, name: str) -> JobSpec:
         return _one(self.jobs, name, lambda j: j.name)
@@ -375,19 +445,10 @@ LINK_SIGNING = SecretSpec(
     description="Key that signs click-tracking link tokens, so forged tokens never reach the table",
 )
 FORM_OR_JSON = ("application/x-www-form-urlencoded", "application/json")
-SCORING_SETTINGS = {
-    # Empty means the defaults in engagement.domain.scoring_config; a stage sets them in
-    # cdk.json ("scoring"), the same values for every function that evaluates contacts.
-    "SCORE_WEIGHTS": "",
-    "SCORE_TYPE_WEIGHTS": "",
-    "SCORE_CURVES": "",
-    "SEGMENT_BANDS": "",
-    "PREDICTION": "",
-}
 
-TOPOLOGY = Topology(
+TOPOLOGY = Topology.assemble(
     tables=(EVENTS, AGGREGATES, LINKS, HISTORY, RUNS),
-    secrets=(API_KEYS, TELEGRAM_WEBHOOK, TWILIO, VONAGE, TELNYX, PLIVO, LINK_SIGNING),
+    secrets=(API_KEYS, LINK_SIGNING),
     functions=(
         FunctionSpec(
             name="ingest",
@@ -407,7 +468,6 @@ TOPOLOGY = Topology(
             tables={"aggregates": ("GetItem", "Query"), "events": (), "history": ("Query",)},
             indexes={"aggregates": (SEGMENTS.name,), "events": (EVENTS_BY_USER.name,)},
             secrets=("api_keys",),
-            environment=SCORING_SETTINGS,
         ),
         FunctionSpec(
             name="telegram",
@@ -416,11 +476,6 @@ TOPOLOGY = Topology(
             timeout_s=10,
             description="POST /webhooks/telegram: bot updates -> events for issue keys; answers commands",
             tables={"events": ("PutItem",), "aggregates": ("GetItem", "Query")},
-            secrets=("telegram_webhook",),
-            environment={
-                "TELEGRAM_ISSUE_KEY_PATTERN": r"[A-Z]{1,4}-\d{1,5}",
-                "TELEGRAM_BOT_ID": "issue-tracker-bot",
-            },
         ),
         FunctionSpec(
             name="sms",
@@ -429,8 +484,6 @@ TOPOLOGY = Topology(
             timeout_s=10,
             description="SMS provider webhooks (Twilio, Vonage, Telnyx, Plivo): verified callbacks -> events",
             tables={"events": ("PutItem",)},
-            secrets=("twilio", "vonage", "telnyx", "plivo"),
-            environment={"PUBLIC_BASE_URL": ""},
             packages=("cryptography",),  # Ed25519 for Telnyx
         ),
         FunctionSpec(
@@ -449,7 +502,6 @@ TOPOLOGY = Topology(
             description="Click tracking: POST /v1/links makes a tracked link, GET /c/{token} redirects",
             tables={"links": ("PutItem", "GetItem"), "events": ("PutItem",)},
             secrets=("api_keys", "link_signing"),
-            environment={"LINK_TTL_DAYS": "90", "CLICK_WINDOW_MINUTES": "30", "PUBLIC_BASE_URL": ""},
         ),
         FunctionSpec(
             name="scorer",
@@ -458,7 +510,6 @@ TOPOLOGY = Topology(
             timeout_s=60,
             description="Event stream -> aggregates (exactly-once effect), percentiles, funnels, bands",
             tables={"aggregates": ("UpdateItem", "GetItem")},
-            environment=SCORING_SETTINGS,
         ),
         FunctionSpec(
             name="decay",
@@ -471,7 +522,6 @@ TOPOLOGY = Topology(
                 "history": ("PutItem",),
                 "runs": ("GetItem", "PutItem", "UpdateItem", "Query"),
             },
-            environment={**SCORING_SETTINGS, "HISTORY_RETENTION_DAYS": "400"},
         ),
         FunctionSpec(
             name="cleanup",
@@ -507,15 +557,6 @@ TOPOLOGY = Topology(
         RouteSpec("GET", "/v1/openapi.json", "query", "get_openapi", tag="meta", public=True),
         RouteSpec(
             "POST",
-            "/webhooks/telegram",
-            "telegram",
-            "post_telegram_update",
-            tag="webhooks",
-            public=True,  # Telegram cannot send a bearer key; the adapter checks its secret token
-            accepts=("application/json",),
-        ),
-        RouteSpec(
-            "POST",
             "/v1/links",
             "links",
             "create_link",
@@ -524,54 +565,6 @@ TOPOLOGY = Topology(
             accepts=("application/json",),
         ),
         RouteSpec("GET", "/c/{token}", "links", "follow_link", tag="links", status=302, public=True),
-        # SMS providers sign their requests; each adapter verifies before reading (public=True
-        # only means "no bearer key").
-        RouteSpec(
-            "POST",
-            "/webhooks/twilio",
-            "sms",
-            "post_twilio",
-            tag="webhooks",
-            public=True,
-            accepts=FORM_OR_JSON,
-        ),
-        RouteSpec(
-            "POST",
-            "/webhooks/twilio/clicks",
-            "sms",
-            "post_twilio_clicks",
-            tag="webhooks",
-            public=True,
-            accepts=("application/json",),
-        ),
-        RouteSpec("GET", "/webhooks/vonage", "sms", "get_vonage", tag="webhooks", public=True),
-        RouteSpec(
-            "POST",
-            "/webhooks/vonage",
-            "sms",
-            "post_vonage",
-            tag="webhooks",
-            public=True,
-            accepts=FORM_OR_JSON,
-        ),
-        RouteSpec(
-            "POST",
-            "/webhooks/telnyx",
-            "sms",
-            "post_telnyx",
-            tag="webhooks",
-            public=True,
-            accepts=("application/json",),
-        ),
-        RouteSpec(
-            "POST",
-            "/webhooks/plivo",
-            "sms",
-            "post_plivo",
-            tag="webhooks",
-            public=True,
-            accepts=("application/x-www-form-urlencoded",),
-        ),
     ),
     stream_mappings=(
         StreamMappingSpec(
@@ -626,6 +619,18 @@ TOPOLOGY = Topology(
         ),
     ),
     buses=(ENGAGEMENT_BUS,),
+    # One line per provider that calls in (the module under engagement.webhooks, its secret).
+    webhooks=(
+        WebhookSpec("telegram", "telegram", TELEGRAM_WEBHOOK, "/webhooks/telegram"),
+        WebhookSpec("twilio", "sms", TWILIO, "/webhooks/twilio", accepts=FORM_OR_JSON),
+        WebhookSpec("twilio_clicks", "sms", TWILIO, "/webhooks/twilio/clicks"),
+        WebhookSpec(
+            "vonage", "sms", VONAGE, "/webhooks/vonage", methods=("GET", "POST"), accepts=FORM_OR_JSON
+        ),
+        WebhookSpec("telnyx", "sms", TELNYX, "/webhooks/telnyx"),
+        WebhookSpec("plivo", "sms", PLIVO, "/webhooks/plivo", accepts=("application/x-www-form-urlencoded",)),
+        WebhookSpec("aws_sms", "sms_events", None),  # SNS delivers it, authenticated by IAM
+    ),
     topics=(
         TopicSpec(
             key="sms_events",

@@ -21,8 +21,7 @@ from aws_cdk import RemovalPolicy
 from aws_cdk import aws_logs as logs
 from constructs import Node
 
-from engagement.domain.scoring_config import VARIABLES as SCORING_VARIABLES
-from engagement.domain.scoring_config import from_environment as scoring_from_environment
+from engagement import settings as function_settings
 
 CDK_JSON = Path(__file__).resolve().parents[2] / "cdk.json"
 DEFAULT_STAGE = "dev"
@@ -66,11 +65,10 @@ class StageConfig:
     """Subscribed to the alarm topic (a new one, unless ``alarm_topic_arn`` names one)."""
     alarm_topic_arn: str | None = None
     """An existing SNS topic for the alarms. With neither setting the alarms exist, unwired."""
-    event_retention_days: int | None = None
-    """Days an event stays in the log before TTL removes it; None keeps the runtime's default."""
-    scoring: Mapping[str, str] = field(default_factory=dict)
-    """Contact-profile settings by variable (``SEGMENT_BANDS``: ``"hot=70,warm=35"``), for every
-    function that evaluates contacts; parsed at synth time, so a typo fails the synth."""
+    settings: Mapping[str, str] = field(default_factory=dict)
+    """Function settings by variable (``EVENT_RETENTION_DAYS``, ``SEGMENT_BANDS``...), overriding
+    the declaration's defaults for every function that reads them (``engagement.settings``);
+    checked at synth time by the functions' own parser, so a typo fails the synth."""
     topic_publishers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     """By ``TopicSpec.key``: the AWS service principals allowed to publish to the topic (an End
     User Messaging configuration set, say). Not per stage: read from the context's top level."""
@@ -135,8 +133,7 @@ _STAGE_KEYS = {
     "route_throttle_overrides",
     "alarm_email",
     "alarm_topic_arn",
-    "event_retention_days",
-    "scoring",
+    "settings",
 }
 
 
@@ -157,8 +154,7 @@ def _parse_stage(name: str, raw: Any) -> StageConfig:
     for label, route in [("route_throttle", route_throttle), *overrides.items()]:
         if not route.within(throttle):
             raise ValueError(f"{where}: {label} exceeds the stage throttle")
-    retention_days = raw.get("event_retention_days")
-    scoring = _scoring(raw.get("scoring") or {}, f"{where}.scoring")
+    overrides_of_settings = _settings(raw.get("settings") or {}, f"{where}.settings")
     return StageConfig(
         name=name,
         log_retention=_enum(logs.RetentionDays, raw["log_retention"], f"{where}.log_retention"),
@@ -169,23 +165,19 @@ def _parse_stage(name: str, raw: Any) -> StageConfig:
         route_throttle_overrides=overrides,
         alarm_email=str(raw["alarm_email"]) if raw.get("alarm_email") else None,
         alarm_topic_arn=_topic_arn(str(raw["alarm_topic_arn"])) if raw.get("alarm_topic_arn") else None,
-        event_retention_days=int(retention_days) if retention_days is not None else None,
-        scoring=scoring,
+        settings=overrides_of_settings,
     )
 
 
-def _scoring(raw: Any, where: str) -> dict[str, str]:
+def _settings(raw: Any, where: str) -> dict[str, str]:
     if not isinstance(raw, Mapping) or not all(isinstance(v, str) for v in raw.values()):
-        raise ValueError(f"{where} must map scoring variables to strings")
-    unknown = set(raw) - set(SCORING_VARIABLES)
-    if unknown:
-        raise ValueError(f"{where}: unknown variables {', '.join(sorted(unknown))}")
-    settings = {str(k): str(v) for k, v in raw.items()}
+        raise ValueError(f"{where} must map variables to strings")
+    values = {str(k): str(v) for k, v in raw.items()}
     try:
-        scoring_from_environment(settings)  # the functions would fail their cold start on it
+        function_settings.validate_overrides(values)  # the functions would fail their cold start on it
     except ValueError as exc:
         raise ValueError(f"{where}: {exc}") from exc
-    return settings
+    return values
 
 
 def _throttle(raw: Any, where: str) -> Throttle:

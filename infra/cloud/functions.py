@@ -18,7 +18,8 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from engagement.topology import METRICS_NAMESPACE, SERVICE_NAME, FunctionSpec, Topology
+from engagement import settings
+from engagement.topology import FunctionSpec, Topology
 from infra.cloud.config import StageConfig
 from infra.cloud.nag import acknowledge
 from infra.cloud.naming import function_id, pascal
@@ -35,12 +36,6 @@ POWERTOOLS_VERSION = "3.37.0"
 POWERTOOLS_LAYER_PARAMETER = (
     f"/aws/service/powertools/python/{ARCHITECTURE.name}/{RUNTIME.name}/{POWERTOOLS_VERSION}"
 )
-
-POWERTOOLS_ENVIRONMENT = {
-    "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
-    "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
-    "POWERTOOLS_LOG_LEVEL": "INFO",
-}
 
 # Re-exported: the asset's exclude list lives in the CDK-free packaging module (bench reads it).
 __all__ = ["ASSET_EXCLUDES", "build_function", "function_code", "powertools_layer"]
@@ -107,7 +102,7 @@ def build_function(
         memory_size=spec.memory_mb,
         timeout=Duration.seconds(spec.timeout_s),
         description=spec.description,
-        environment=_environment(spec, topology=topology, data=data, stage=stage),
+        environment=_environment(spec, data=data, stage=stage),
         tracing=lambda_.Tracing.ACTIVE,
         log_group=log_group,
         role=role,
@@ -153,18 +148,22 @@ def _acknowledge(function: lambda_.Function, role: iam.Role) -> None:
     acknowledge(policy, "AwsSolutions-IAM5[Resource::*]", TRACING_WILDCARD_REASON)
 
 
-def _environment(
-    spec: FunctionSpec, *, topology: Topology, data: StatefulResources, stage: StageConfig
-) -> dict[str, str]:
-    environment = {**POWERTOOLS_ENVIRONMENT, **spec.environment}
-    environment |= {name: value for name, value in stage.scoring.items() if name in spec.environment}
-    for table_key in spec.tables:
-        environment[topology.table(table_key).env_var] = data.tables[table_key].table_name
-    for secret_key in spec.secrets:
-        environment[topology.secret(secret_key).arn_env] = data.secrets[secret_key].secret_arn
-    for bus in topology.buses:
-        if spec.name in bus.publishers:
-            environment[bus.env_var] = data.buses[bus.key].event_bus_name
-    if stage.event_retention_days is not None:
-        environment["EVENT_RETENTION_DAYS"] = str(stage.event_retention_days)
+def _environment(spec: FunctionSpec, *, data: StatefulResources, stage: StageConfig) -> dict[str, str]:
+    """Exactly the variables the settings declaration says the function reads in AWS."""
+    environment: dict[str, str] = {}
+    for variable in settings.variables_of(spec.name, in_aws=True):
+        key = variable.resource or ""
+        if variable.origin == "setting":
+            value = stage.settings.get(variable.name, variable.default or "")
+        elif variable.origin == "library":
+            value = variable.default or ""
+        elif variable.origin == "table":
+            value = data.tables[key].table_name
+        elif variable.origin == "bus":
+            value = data.buses[key].event_bus_name
+        elif variable.origin == "secret_arn":
+            value = data.secrets[key].secret_arn
+        else:
+            raise ValueError(f"{variable.name}: a {variable.origin} variable is never set in AWS")
+        environment[variable.name] = value
     return environment

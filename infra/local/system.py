@@ -11,7 +11,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -21,20 +21,22 @@ import boto3
 
 from engagement.domain import clock as process_clock
 from engagement.domain.timefmt import rfc3339
-from engagement.topology import METRICS_NAMESPACE, SERVICE_NAME, TOPOLOGY
-from infra.local.buses import bus_environment, create_buses, drain
+from engagement.topology import TOPOLOGY
+from infra.local.buses import create_buses, drain
 from infra.local.clock import RunnerClock
 from infra.local.control import ControlApi
 from infra.local.dynamodb_server import DynamoDBServer
+from infra.local.environment import apply as apply_environment
+from infra.local.environment import function_environment
 from infra.local.faults import Faults
 from infra.local.gateway import Gateway
 from infra.local.jobs import JobRunner
-from infra.local.lambdas import REGION, LocalFunction, load_functions
+from infra.local.lambdas import LocalFunction, load_functions
 from infra.local.pump import FailureStore, StreamPump
 from infra.local.scheduler import Firing, Scheduler
 from infra.local.state import StateFile
 from infra.local.stream_records import StreamReader, stream_arn
-from infra.local.tables import create_tables, table_environment
+from infra.local.tables import create_tables
 from infra.local.ttl import TtlSweeper
 
 TABLE_PREFIX = "engagement"
@@ -113,7 +115,7 @@ class LocalSystem:
 
         self._dynamodb = DynamoDBServer(self.config.host, self.config.dynamodb_port, self.faults)
         self.dynamodb_url = self._dynamodb.start()
-        os.environ.update(self._environment())
+        apply_environment(self._environment(dict(os.environ)))
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         client = boto3.client("dynamodb")
         self.tables = create_tables(client, TABLE_PREFIX)
@@ -191,37 +193,18 @@ class LocalSystem:
         if self._dynamodb:
             self._dynamodb.stop()
 
-    def _environment(self) -> dict[str, str]:
-        """What the stack would give every function, pointed at this machine. Credentials are
-        fake on purpose: nothing the runner starts can reach a real AWS account."""
-        return {
-            "AWS_ACCESS_KEY_ID": "local",
-            "AWS_SECRET_ACCESS_KEY": "local",
-            "AWS_SESSION_TOKEN": "local",
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_REGION": REGION,
-            "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
-            "AWS_ENDPOINT_URL_DYNAMODB": self.dynamodb_url,
-            "AWS_ENDPOINT_URL_DYNAMODB_STREAMS": self.dynamodb_url,
-            # moto serves every service on the one port: the buses and their taps live there too.
-            "AWS_ENDPOINT_URL_EVENTBRIDGE": self.dynamodb_url,
-            "AWS_ENDPOINT_URL_SQS": self.dynamodb_url,
-            "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
-            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
-            "POWERTOOLS_METRICS_DISABLED": "true",
-            "POWERTOOLS_TRACE_DISABLED": "true",
-            "POWERTOOLS_LOG_LEVEL": self.config.log_level,
-            TOPOLOGY.secret("api_keys").local_env: self.config.api_keys,
-            **table_environment(TABLE_PREFIX),
-            **bus_environment(TABLE_PREFIX),
-            # Every function's settings, in one process: names are distinct by construction.
-            **{
-                name: os.environ.get(name, default)  # a value set in the shell wins
-                for spec in TOPOLOGY.functions
-                for name, default in spec.environment.items()
-            },
-            **self.config.secrets,
-        }
+    def _environment(self, shell: Mapping[str, str]) -> dict[str, str]:
+        port = self.config.port
+        return function_environment(
+            shell=shell,
+            table_prefix=TABLE_PREFIX,
+            dynamodb_url=self.dynamodb_url,
+            log_level=self.config.log_level,
+            secrets={TOPOLOGY.secret("api_keys").local_env: self.config.api_keys, **self.config.secrets},
+            # Links and signed callbacks use the URL the runner actually serves (a shell's
+            # PUBLIC_BASE_URL, for a tunnel, wins).
+            public_base_url=f"http://{self.config.host}:{port}" if port else None,
+        )
 
     def published(self, key: str) -> list[dict[str, Any]]:
         """What the bus ``key`` carried so far (its tap drained into memory on each call)."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -19,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.sealed import child_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "e2e-key"
@@ -82,8 +83,7 @@ class Runner:
 
 @contextlib.contextmanager
 def start_runner(**env_overrides: str) -> Iterator[Runner]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_", "ENGAGEMENT_"))}
-    env.update(
+    env = child_environment(
         PORT=str(free_port()),
         DYNAMODB_PORT=str(free_port()),
         ENGAGEMENT_API_KEYS=KEY,

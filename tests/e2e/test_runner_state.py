@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from tests.sealed import child_environment
+
 from .conftest import ROOT, start_runner
 
 pytestmark = pytest.mark.e2e
@@ -24,6 +26,7 @@ def replay(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "infra.local", "replay", *args],
         cwd=ROOT,
+        env=child_environment(),
         capture_output=True,
         text=True,
         timeout=60,

@@ -6,8 +6,11 @@ for an address, and dev sending to an existing topic given by ARN.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from infra.cloud.config import CDK_JSON
 from tests.infra.synth import Synthesized, synthesize
 
 ONCALL_EMAIL = "oncall@example.com"
@@ -28,10 +31,17 @@ def prod(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     )
 
 
+STAGE_SETTINGS = {"EVENT_RETENTION_DAYS": "30"}
+"""What the existing-topic variant's stage overrides in cdk.json's ``settings`` block."""
+
+
 @pytest.fixture(scope="session")
 def existing_topic(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    stages = json.loads(CDK_JSON.read_text(encoding="utf-8"))["context"]["stages"]
+    stages["dev"]["settings"] = STAGE_SETTINGS
     return synthesize(
-        str(tmp_path_factory.mktemp("cdk-existing-topic")), {"alarm_topic_arn": EXISTING_TOPIC_ARN}
+        str(tmp_path_factory.mktemp("cdk-existing-topic")),
+        {"alarm_topic_arn": EXISTING_TOPIC_ARN, "stages": stages},
     )
 
 

@@ -7,10 +7,12 @@ from typing import Any
 
 import pytest
 
+from engagement import settings
 from engagement.topology import TOPOLOGY, FunctionSpec
 from infra.cloud.app import FUNCTIONS_DIR
-from infra.cloud.functions import POWERTOOLS_ENVIRONMENT, POWERTOOLS_LAYER_PARAMETER, POWERTOOLS_VERSION
+from infra.cloud.functions import POWERTOOLS_LAYER_PARAMETER, POWERTOOLS_VERSION
 from tests.infra.cfn import local_ref, logical_id
+from tests.infra.conftest import STAGE_SETTINGS
 from tests.infra.synth import Synthesized
 
 SPECS = {spec.name: spec for spec in TOPOLOGY.functions}
@@ -63,26 +65,31 @@ def test_handler_module_is_in_the_asset(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", SPECS)
-def test_environment_names_exactly_the_resources_the_function_uses(dev: Synthesized, name: str) -> None:
-    spec = SPECS[name]
-    variables = _props(dev, spec)["Environment"]["Variables"]
+def test_environment_is_exactly_what_the_settings_declaration_says_the_function_reads(
+    dev: Synthesized, name: str
+) -> None:
+    variables = _props(dev, SPECS[name])["Environment"]["Variables"]
+    declared = {v.name: v for v in settings.variables_of(name, in_aws=True)}
+    assert set(variables) == set(declared)  # no more, no less
     stateful = dev.stacks.stateful.resources
-    expected_refs = {
-        **{TOPOLOGY.table(key).env_var: logical_id(stateful.tables[key]) for key in spec.tables},
-        **{TOPOLOGY.secret(key).arn_env: logical_id(stateful.secrets[key]) for key in spec.secrets},
-        **{
-            bus.env_var: logical_id(stateful.buses[bus.key])
-            for bus in TOPOLOGY.buses
-            if name in bus.publishers
-        },
-    }
-    assert set(variables) == set(POWERTOOLS_ENVIRONMENT) | set(expected_refs) | set(spec.environment)
-    for variable, value in {**POWERTOOLS_ENVIRONMENT, **spec.environment}.items():
-        assert variables[variable] == value
-    for variable, resource_id in expected_refs.items():
+    for variable_name, variable in declared.items():
+        value = variables[variable_name]
+        if variable.origin in ("setting", "library"):
+            assert value == variable.default, variable_name
+            continue
+        resources = {"table": stateful.tables, "bus": stateful.buses, "secret_arn": stateful.secrets}
+        resource = resources[variable.origin][variable.resource or ""]
         # A table's or bus's Ref is its name, a secret's Ref its ARN: exactly what the runtime reads.
-        assert dev.exports.ref(variables[variable]).logical_id == resource_id
-        assert dev.exports.ref(variables[variable]).attribute is None
+        assert dev.exports.ref(value).logical_id == logical_id(resource), variable_name
+        assert dev.exports.ref(value).attribute is None, variable_name
+
+
+def test_a_stage_overrides_a_setting_for_every_function_that_reads_it(existing_topic: Synthesized) -> None:
+    ((name, value),) = STAGE_SETTINGS.items()
+    readers = {v.name: v.readers for v in settings.variables()}[name]
+    for spec in TOPOLOGY.functions:
+        variables = _props(existing_topic, spec)["Environment"]["Variables"]
+        assert (variables.get(name) == value) == (spec.name in readers), spec.name
 
 
 @pytest.mark.parametrize("name", SPECS)

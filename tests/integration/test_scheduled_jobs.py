@@ -22,7 +22,6 @@ from engagement.domain.maintenance import DecayPage, MaintainedItem
 from engagement.domain.runs import Pacing, RunId, SegmentTask, Tally, work_segment
 from engagement.domain.timefmt import rfc3339, to_ms
 from engagement.domain.upkeep import Upkeep
-from engagement.store.runs import RunStore
 from engagement.topology import TOPOLOGY
 from infra.local.buses import drain
 from infra.local.lambdas import load_functions
@@ -189,7 +188,7 @@ def test_a_segment_interrupted_mid_page_resumes_and_writes_each_item_once(tables
     )
     crashing = CrashAfter(page, n=5)
     task = SegmentTask(run, segment=0, segments=1)
-    checkpoints = RunStore.sharing(store.client)
+    checkpoints = deps.runs()
     pacing = Pacing.share(write_rate=10_000, read_rate=10_000, concurrency=1)
 
     def attempt(pages_allowed: int) -> Any:

@@ -8,7 +8,7 @@ from decimal import Decimal
 import boto3
 import pytest
 
-from engagement import deps
+from engagement import deps, settings
 from engagement.domain.aggregates import AggregateDelta, AggregateKey, ObservedEvent
 from engagement.domain.errors import StoreError
 from engagement.domain.events import EventIn, EventType
@@ -215,7 +215,7 @@ class ConcurrentWriter:
 
 
 def test_a_write_that_loses_a_race_retries_on_the_newer_item(tables: dict[str, str]) -> None:
-    store = DynamoStore.from_environment()
+    store = DynamoStore.from_settings(settings.current())
     store.apply(delta(observed("e1", T0 + 100)))
     rival = ConcurrentWriter(store, rivals=2, tables=tables)
     result = store.apply(delta(observed("e0", T0), observed("e1", T0 + 100)))  # forces the exact path
@@ -227,7 +227,7 @@ def test_a_write_that_loses_a_race_retries_on_the_newer_item(tables: dict[str, s
 
 
 def test_an_aggregate_that_never_stops_changing_fails_retryably(tables: dict[str, str]) -> None:
-    store = DynamoStore.from_environment()
+    store = DynamoStore.from_settings(settings.current())
     store.apply(delta(observed("e1", T0 + 100)))
     ConcurrentWriter(store, rivals=100, tables=tables)
     with pytest.raises(StoreError, match="kept changing") as raised:

@@ -30,6 +30,7 @@ from engagement.webhooks import plivo as adapter
 from engagement.webhooks.provider import MalformedCallback, Verdict
 from engagement.webhooks.request import FORM, WebhookRequest
 from engagement.webhooks.sms import SmsOutcome, SmsSignal, to_events
+from tests.settings_defaults import CLICK_WINDOW
 
 FIXTURES = Path(__file__).parent / "fixtures" / "plivo"
 PUBLISHED = json.loads((FIXTURES / "published_signatures.json").read_text())
@@ -556,7 +557,7 @@ def test_multipart_parts_share_their_parents_outcome() -> None:
     ]
     signals = [parsed(p) for p in parts]
     assert {s.message_id for s in signals} == {parent}
-    events = to_events(signals, campaign="sms")
+    events = to_events(signals, campaign="sms", click_window=CLICK_WINDOW)
     assert len({e.event_id for e in events}) == 1  # one message, one outcome: the first stored wins
 
 
@@ -666,11 +667,11 @@ def test_verified_request_end_to_end() -> None:
     """The route's sequence: verify the untouched request, parse it, make events."""
     req = signed_v3(form=with_fields(STATUS, Status="failed", ErrorCode="200"))
     assert adapter.PROVIDER.verify(req, TOKEN, NOW) is Verdict.OK
-    [event] = to_events(adapter.PROVIDER.parse(req, NOW), campaign="spring-sale")
+    [event] = to_events(adapter.PROVIDER.parse(req, NOW), campaign="spring-sale", click_window=CLICK_WINDOW)
     assert (event.type.value, event.user_id, event.source) == ("opted_out", "+447700900123", "sms.plivo")
 
 
 def test_provider_shape() -> None:
     assert adapter.PROVIDER.name == "plivo"
-    assert adapter.PROVIDER.secret is topology.PLIVO
+    assert topology.TOPOLOGY.webhook("plivo").secret is topology.PLIVO
     assert adapter.PROVIDER.acknowledgement == ("text/plain", "")

@@ -10,6 +10,7 @@ import pytest
 from engagement.domain.event_types import EventType
 from engagement.webhooks.request import from_api_gateway
 from engagement.webhooks.sms import SmsOutcome, SmsSignal, classify_inbound, e164, masked, to_events
+from tests.settings_defaults import CLICK_WINDOW
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 FORM = "To=%2B15550001111&Body=Hi+there&ToCity=&MessageSid=SM1&Body=again"
@@ -94,7 +95,9 @@ def signal(
 
 def test_a_message_has_one_outcome_id_whatever_its_terminal_status() -> None:
     delivered, failed = to_events(
-        [signal(SmsOutcome.DELIVERED, "SM1"), signal(SmsOutcome.BOUNCED, "SM1")], campaign="spring"
+        [signal(SmsOutcome.DELIVERED, "SM1"), signal(SmsOutcome.BOUNCED, "SM1")],
+        campaign="spring",
+        click_window=CLICK_WINDOW,
     )
     assert delivered.event_id == failed.event_id  # the first stored wins; the other is a duplicate
     assert (delivered.type, failed.type) == (EventType.DELIVERED, EventType.BOUNCED)
@@ -110,6 +113,7 @@ def test_intermediate_statuses_store_nothing_and_inbound_messages_have_their_own
             signal(SmsOutcome.DELIVERED, "SM9"),
         ],
         campaign="sms",
+        click_window=CLICK_WINDOW,
     )
     assert [e.type for e in events] == [EventType.RESPONDED, EventType.DELIVERED]
     assert events[0].event_id != events[1].event_id

@@ -28,11 +28,12 @@ from hypothesis import strategies as st
 
 from engagement.domain.event_types import EventType
 from engagement.domain.events import stable_id
-from engagement.topology import TELNYX
+from engagement.topology import TELNYX, TOPOLOGY
 from engagement.webhooks import telnyx
 from engagement.webhooks.provider import MalformedCallback, Verdict
 from engagement.webhooks.request import WebhookRequest, from_api_gateway
 from engagement.webhooks.sms import SmsOutcome, SmsSignal, to_events
+from tests.settings_defaults import CLICK_WINDOW
 
 FIXTURES = Path(__file__).parent / "fixtures" / "telnyx"
 ROOT = Path(__file__).resolve().parents[2]
@@ -106,7 +107,7 @@ def parsed(body: dict[str, Any] | bytes) -> list[SmsSignal]:
 
 def test_adapter_identity_secret_and_acknowledgement() -> None:
     assert PROVIDER.name == "telnyx"
-    assert PROVIDER.secret is TELNYX
+    assert TOPOLOGY.webhook("telnyx").secret is TELNYX
     assert PROVIDER.acknowledgement == ("application/json", "{}")
 
 
@@ -470,7 +471,7 @@ def test_documented_sent_event_is_acknowledged_and_stores_nothing() -> None:
         "+13125550002",
         False,
     )
-    assert to_events([signal], campaign="c") == []
+    assert to_events([signal], campaign="c", click_window=CLICK_WINDOW) == []
 
 
 def test_documented_finalized_event_is_a_delivery_to_the_recipient() -> None:
@@ -484,7 +485,7 @@ def test_documented_finalized_event_is_a_delivery_to_the_recipient() -> None:
         inbound=False,
         detail="delivered",
     )
-    (event,) = to_events([signal], campaign="spring")
+    (event,) = to_events([signal], campaign="spring", click_window=CLICK_WINDOW)
     assert event.event_id == stable_id("telnyx", "ac012cbf-5e09-46af-a69a-7c0e2d90993c", "outcome")
     assert (event.type, event.user_id, event.item_id) == (EventType.DELIVERED, "+13125550002", "spring")
     assert (event.source, event.context) == ("sms.telnyx", "delivered")
@@ -505,7 +506,7 @@ def test_message_text_never_leaves_the_adapter() -> None:
         text = envelope(name)["data"]["payload"]["text"]
         signals = parsed(fixture(name))
         assert all(text not in repr(s) for s in signals)
-        assert all(text not in repr(e) for e in to_events(signals, campaign="c"))
+        assert all(text not in repr(e) for e in to_events(signals, campaign="c", click_window=CLICK_WINDOW))
 
 
 # ------------------------------------------------------------------ inbound keywords
@@ -547,7 +548,7 @@ def test_inbound_keywords(text: str | None, outcome: SmsOutcome, detail: str | N
 
 def test_an_inbound_message_is_keyed_by_its_own_id() -> None:
     (signal,) = parsed(inbound("STOP"))
-    (event,) = to_events([signal], campaign="c")
+    (event,) = to_events([signal], campaign="c", click_window=CLICK_WINDOW)
     assert event.event_id == stable_id("telnyx", "84cca175-9755-4859-b67f-4730d7f58aa3", "inbound")
     assert (event.type, event.user_id, event.context) == (EventType.OPTED_OUT, "+13125550001", "STOP")
 
@@ -609,7 +610,7 @@ def test_40300_is_an_opt_out_not_a_bounce() -> None:
     kinds = []
     for code in ("40008", "40300"):
         signals = parsed(finalized(("+13125550002", "delivery_failed"), errors=[error(code)]))
-        kinds += [e.type for e in to_events(signals, campaign="c")]
+        kinds += [e.type for e in to_events(signals, campaign="c", click_window=CLICK_WINDOW)]
     assert kinds == [EventType.BOUNCED, EventType.OPTED_OUT]
 
 
@@ -630,9 +631,11 @@ def test_a_group_message_gives_each_recipient_its_own_outcome() -> None:
         ("+13125550005", None, "queued"),
     ]
     assert [s.message_id for s in signals] == [f"{message}:{s.contact}" for s in signals]
-    events = to_events(signals, campaign="c")
+    events = to_events(signals, campaign="c", click_window=CLICK_WINDOW)
     assert len({e.event_id for e in events}) == 3  # none taken for a duplicate of another
-    assert [e.event_id for e in to_events(parsed(body), campaign="c")] == [e.event_id for e in events]
+    assert [e.event_id for e in to_events(parsed(body), campaign="c", click_window=CLICK_WINDOW)] == [
+        e.event_id for e in events
+    ]
 
 
 def test_an_error_that_names_no_recipient_applies_to_every_failed_one() -> None:
@@ -666,7 +669,7 @@ def test_non_terminal_outbound_events_store_nothing_whatever_the_status(event_ty
         ("+13125550002", None, "delivered"),
         ("+13125550003", None, "delivery_failed"),
     ]
-    assert to_events(signals, campaign="c") == []
+    assert to_events(signals, campaign="c", click_window=CLICK_WINDOW) == []
 
 
 def test_a_finalized_without_recipients_says_nothing() -> None:
@@ -681,16 +684,16 @@ def test_a_redelivered_webhook_yields_the_same_event_ids() -> None:
     again = copy.deepcopy(first)
     again["meta"]["attempt"] = 2  # same data.id, same payload
     assert first["data"]["id"] == again["data"]["id"]
-    ids = [e.event_id for e in to_events(parsed(first), campaign="c")]
-    assert ids == [e.event_id for e in to_events(parsed(again), campaign="c")]
+    ids = [e.event_id for e in to_events(parsed(first), campaign="c", click_window=CLICK_WINDOW)]
+    assert ids == [e.event_id for e in to_events(parsed(again), campaign="c", click_window=CLICK_WINDOW)]
 
 
 def test_a_second_terminal_webhook_for_the_message_has_the_same_id_so_the_first_wins() -> None:
     failed = finalized(("+13125550002", "delivery_failed"), errors=[error("40008")])
     delivered = finalized(("+13125550002", "delivered"))
     delivered["data"]["id"] = "another-webhook-event-id"
-    (first,) = to_events(parsed(failed), campaign="c")
-    (late,) = to_events(parsed(delivered), campaign="c")
+    (first,) = to_events(parsed(failed), campaign="c", click_window=CLICK_WINDOW)
+    (late,) = to_events(parsed(delivered), campaign="c", click_window=CLICK_WINDOW)
     assert (first.type, late.type) == (EventType.BOUNCED, EventType.DELIVERED)
     assert first.event_id == late.event_id  # the store keeps the first; the late one is a duplicate
 

@@ -6,6 +6,7 @@ import importlib
 
 import pytest
 
+from engagement import settings
 from engagement.topology import TOPOLOGY, WRITE_ACTIONS, FunctionSpec, JobSpec
 
 FUNCTION_NAMES = {f.name for f in TOPOLOGY.functions}
@@ -57,7 +58,14 @@ def test_buses_are_published_to_by_declared_functions() -> None:
 
 
 @pytest.mark.parametrize("function", TOPOLOGY.functions, ids=lambda f: f.name)
-def test_every_handler_path_resolves_to_a_callable(function: FunctionSpec) -> None:
+def test_every_handler_path_resolves_to_a_callable(
+    function: FunctionSpec, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Its init parses its settings and needs its resources named, as the stack names them.
+    for variable in settings.variables_of(function.name, in_aws=True):
+        if variable.origin in ("table", "bus"):
+            monkeypatch.setenv(variable.name, f"unit-{variable.resource}")
+    settings.reset()
     module = importlib.import_module(function.module)
     assert callable(getattr(module, function.attribute))
 

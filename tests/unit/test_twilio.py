@@ -29,11 +29,12 @@ from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
 
 from engagement.domain.event_types import EventType
-from engagement.topology import TWILIO
+from engagement.topology import TOPOLOGY, TWILIO
 from engagement.webhooks import twilio
 from engagement.webhooks.provider import MalformedCallback, Verdict
 from engagement.webhooks.request import FORM, WebhookRequest, from_api_gateway
 from engagement.webhooks.sms import SmsOutcome, SmsSignal, to_events
+from tests.settings_defaults import CLICK_WINDOW
 
 PROVIDER = twilio.PROVIDER
 FIXTURES = Path(__file__).parent / "fixtures" / "twilio"
@@ -657,18 +658,22 @@ def test_every_documented_status_has_an_explicit_row() -> None:
 
 def test_an_opt_out_failure_is_stored_as_an_opt_out_not_a_bounce() -> None:
     """notes §0.5, §11: a send refused because the contact sent STOP earlier (21610)."""
-    (event,) = to_events(PROVIDER.parse(status("failed", "21610"), NOW), campaign="spring")
+    (event,) = to_events(
+        PROVIDER.parse(status("failed", "21610"), NOW), campaign="spring", click_window=CLICK_WINDOW
+    )
     assert event.type is EventType.OPTED_OUT
     assert event.user_id == "+12125550123"
     assert event.context == "failed:21610"
-    (bounce,) = to_events(PROVIDER.parse(status("failed", "30003"), NOW), campaign="spring")
+    (bounce,) = to_events(
+        PROVIDER.parse(status("failed", "30003"), NOW), campaign="spring", click_window=CLICK_WINDOW
+    )
     assert bounce.type is EventType.BOUNCED
     assert bounce.event_id == event.event_id  # one outcome per message: the first stored wins
 
 
 def test_intermediate_statuses_produce_no_events() -> None:
     for word in ("queued", "sent", "canceled", "partially_delivered", "huh"):
-        assert to_events(PROVIDER.parse(status(word), NOW), campaign="c") == []
+        assert to_events(PROVIDER.parse(status(word), NOW), campaign="c", click_window=CLICK_WINDOW) == []
 
 
 def test_a_whatsapp_status_names_the_contact_by_phone_number() -> None:
@@ -753,8 +758,10 @@ def test_the_message_text_never_leaves_the_adapter() -> None:
 
 
 def test_an_inbound_message_and_its_delivery_status_have_separate_event_ids() -> None:
-    (reply,) = to_events(PROVIDER.parse(inbound("Great"), NOW), campaign="c")
-    (delivered,) = to_events(PROVIDER.parse(status("delivered"), NOW), campaign="c")
+    (reply,) = to_events(PROVIDER.parse(inbound("Great"), NOW), campaign="c", click_window=CLICK_WINDOW)
+    (delivered,) = to_events(
+        PROVIDER.parse(status("delivered"), NOW), campaign="c", click_window=CLICK_WINDOW
+    )
     assert reply.type is EventType.RESPONDED
     assert reply.event_id != delivered.event_id
 
@@ -823,7 +830,7 @@ def test_malformed_messages_never_quote_the_request() -> None:
 
 def test_the_provider_plugs_into_the_framework() -> None:
     assert PROVIDER.name == "twilio"
-    assert PROVIDER.secret is TWILIO
+    assert TOPOLOGY.webhook("twilio").secret is TWILIO
     content_type, body = PROVIDER.acknowledgement
     assert content_type == "text/xml"
     assert body == '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'

@@ -14,6 +14,7 @@ from engagement.webhooks.provider import MalformedCallback, Verdict
 from engagement.webhooks.request import WebhookRequest
 from engagement.webhooks.sms import SmsOutcome, to_events
 from engagement.webhooks.twilio_clicks import PROVIDER
+from tests.settings_defaults import CLICK_WINDOW
 
 TOKEN = "12345"
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -72,7 +73,11 @@ def test_preview_bots_are_acknowledged_but_not_counted() -> None:
 
 def test_clicks_on_one_message_in_the_same_half_hour_window_count_once() -> None:
     def at(time: str) -> str:
-        click = to_events(PROVIDER.parse(signed({**CLICK, "click_time": time}), NOW), campaign="spring")
+        click = to_events(
+            PROVIDER.parse(signed({**CLICK, "click_time": time}), NOW),
+            campaign="spring",
+            click_window=CLICK_WINDOW,
+        )
         return click[0].event_id
 
     first, again, later = at("2026-11-20T12:01:00Z"), at("2026-11-20T12:29:00Z"), at("2026-11-20T12:31:00Z")

@@ -38,7 +38,7 @@ from vonage_http_client.auth import Auth
 from vonage_jwt.verify_jwt import VonageVerifyJwtError
 from vonage_jwt.verify_jwt import verify_signature as sdk_verify_jwt
 
-from engagement.topology import VONAGE
+from engagement.topology import TOPOLOGY, VONAGE
 from engagement.webhooks.provider import MalformedCallback, Verdict
 from engagement.webhooks.request import FORM, WebhookRequest
 from engagement.webhooks.sms import SmsOutcome, SmsSignal, to_events
@@ -51,6 +51,7 @@ from engagement.webhooks.vonage import (
     signing_string,
     verify_jwt,
 )
+from tests.settings_defaults import CLICK_WINDOW
 
 FIXTURES = Path(__file__).parent / "fixtures" / "vonage"
 URL = "https://hooks.example.com/prod/webhooks/vonage"
@@ -803,7 +804,7 @@ def test_multipart_inbound_counts_once() -> None:
     # A final segment reading "STOP" is the tail of a long message, not a keyword.
     assert {s.outcome for s in signals} == {SmsOutcome.RESPONDED}
     assert {s.detail for s in signals} == {None}
-    events = to_events(signals, campaign="sms")
+    events = to_events(signals, campaign="sms", click_window=CLICK_WINDOW)
     assert len(events) == 3  # three callbacks...
     assert len({e.event_id for e in events}) == 1  # ...one event
 
@@ -945,7 +946,7 @@ def test_malformed_messages_callbacks(raw: bytes) -> None:
 
 def test_provider_identity_and_acknowledgement() -> None:
     assert PROVIDER.name == "vonage"
-    assert PROVIDER.secret is VONAGE
+    assert TOPOLOGY.webhook("vonage").secret is VONAGE
     assert PROVIDER.acknowledgement == ("text/plain", "")
     assert PROVIDER.methods == tuple(SignatureMethod)
     assert PROVIDER.tolerance_s == 300
@@ -956,7 +957,7 @@ def test_event_ids_come_from_vonage_ids() -> None:
     failed_later = only(
         PROVIDER.parse(get(DLR | {"status": "failed", "err-code": "4"}), NOW + timedelta(hours=1))
     )
-    first, second = to_events([delivered, failed_later], campaign="sms")
+    first, second = to_events([delivered, failed_later], campaign="sms", click_window=CLICK_WINDOW)
     assert first.event_id == second.event_id  # one outcome per message: the first stored wins
     assert first.source == "sms.vonage"
     assert first.metadata == {"message_id": "0A0000001234567B"}

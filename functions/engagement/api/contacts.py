@@ -24,8 +24,6 @@ from engagement.domain.timefmt import to_ms
 from engagement.store.contacts import InvalidCursor
 
 HISTORY_DEFAULT_DAYS = 90
-HISTORY_MAX_DAYS = 400
-"""The event log's default retention: no history point predates it by design."""
 
 Profile = Annotated[Literal["crm"], Query(description="The contact profile (per-item scores: /engagements)")]
 FromDate = Annotated[
@@ -60,14 +58,16 @@ def get_history(user_id: str, from_date: FromDate = None, to_date: ToDate = None
     """A contact's score history
 
     One point per day on which the daily run found the contact's score changed, oldest first,
-    for the days from `from` to `to` (at most 400 days).
+    for the days from `from` to `to` (at most `HISTORY_RETENTION_DAYS`, 400 by default).
     """
     last = to_date or at_or_now(None).date()
     first = from_date or last - timedelta(days=HISTORY_DEFAULT_DAYS)
     if first > last:
         raise InvalidInput([FieldProblem("from", f"is after to ({last.isoformat()})")])
-    if (last - first).days > HISTORY_MAX_DAYS:
-        raise InvalidInput([FieldProblem("from", f"the range may span at most {HISTORY_MAX_DAYS} days")])
+    # No point outlives the history's retention, so a longer range could only look empty.
+    longest = deps.settings().history_retention_days
+    if (last - first).days > longest:
+        raise InvalidInput([FieldProblem("from", f"the range may span at most {longest} days")])
     points = deps.store().contacts.history(user_id, first_day=first.isoformat(), last_day=last.isoformat())
     return HistoryResponse(
         user_id=user_id, from_date=first, to_date=last, points=[HistoryPointOut.of(p) for p in points]

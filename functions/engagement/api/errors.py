@@ -8,7 +8,6 @@ the caller wrote it (``events[2].occurred_at``).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,17 +15,11 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
+from engagement.api.error_body import error_body
 from engagement.domain.errors import FieldProblem, InvalidInput, StoreError
 from engagement.observability import logger
 
 JSON = "application/json"
-
-
-def error_body(code: str, message: str, problems: Sequence[FieldProblem] = ()) -> str:
-    body: dict[str, Any] = {"error": code, "message": message}
-    if problems:
-        body["details"] = [{"field": p.field, "message": p.message} for p in problems]
-    return json.dumps(body)
 
 
 def error_response(

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from engagement.domain.events import EventIn
-from engagement.domain.ingestion import IngestOutcome
+from engagement.domain.ingestion import IngestOutcome, Tally
 
 MAX_EVENTS_PER_REQUEST = 100
 
@@ -34,9 +34,9 @@ class IngestResponse(BaseModel):
 
     @classmethod
     def of(cls, outcomes: list[IngestOutcome]) -> IngestResponse:
-        accepted = sum(1 for o in outcomes if o.status == "accepted")
+        tally = Tally.of(outcomes)
         return cls(
-            accepted=accepted,
-            duplicates=len(outcomes) - accepted,
+            accepted=tally.accepted,
+            duplicates=tally.duplicates,
             results=[EventStatus(index=o.index, event_id=o.event_id, status=o.status) for o in outcomes],
         )

@@ -10,9 +10,10 @@ import hmac
 from collections.abc import Mapping
 from typing import Any
 
+from engagement import secrets
 from engagement.api.errors import proxy_error
 from engagement.observability import logger
-from engagement.secrets import SecretUnavailable, secret_value
+from engagement.secrets import SecretUnavailable
 from engagement.topology import API_KEYS, TOPOLOGY
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -50,8 +51,13 @@ def _authenticate(authorization: str) -> dict[str, Any] | None:
     presented = _bearer(authorization)
     if presented is None:
         return _unauthorized("send Authorization: Bearer <api key>")
-    if _key_matches(presented, refresh=False) or _key_matches(presented, refresh=True):
+    matched = secrets.check(
+        API_KEYS, lambda configured: _matches(presented, configured), passed=bool, retry=lambda ok: not ok
+    )
+    if matched:
         return None
+    if matched is None:
+        logger.error("no API keys are configured; every /v1 request is refused")
     return _unauthorized("the API key is not valid")
 
 
@@ -61,12 +67,7 @@ def _bearer(header: str) -> str | None:
     return token if scheme.lower() == "bearer" and token else None
 
 
-def _key_matches(presented: str, *, refresh: bool) -> bool:
-    configured = secret_value(API_KEYS, refresh=refresh)
-    if not configured:
-        if not refresh:
-            logger.error("no API keys are configured; every /v1 request is refused")
-        return False
+def _matches(presented: str, configured: str) -> bool:
     keys = [key.strip() for key in configured.split(",") if key.strip()]
     # Compare against every key without stopping early, so timing says nothing about which matched.
     matched = False

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 from typing import Annotated
 
@@ -25,8 +24,6 @@ from engagement.secrets import SecretUnavailable, secret_value
 from engagement.topology import LINK_SIGNING
 
 MAX_TTL_DAYS = 365
-LINK_TTL = timedelta(days=int(os.environ.get("LINK_TTL_DAYS") or 90))
-CLICK_WINDOW = timedelta(minutes=int(os.environ.get("CLICK_WINDOW_MINUTES") or 30))
 
 
 class LinkRequest(BaseModel):
@@ -35,7 +32,9 @@ class LinkRequest(BaseModel):
     url: Annotated[HttpUrl, Field(description="Where the link leads (http or https)")]
     user_id: Identifier = Field(description="The contact the link is sent to (E.164 for SMS)")
     campaign: Identifier = Field(description="The campaign the click counts for")
-    ttl_days: int = Field(default=LINK_TTL.days, ge=1, le=MAX_TTL_DAYS, description="How long the link works")
+    ttl_days: int | None = Field(
+        default=None, ge=1, le=MAX_TTL_DAYS, description="Days the link works (default: LINK_TTL_DAYS, 90)"
+    )
 
 
 class LinkResponse(BaseModel):
@@ -53,13 +52,14 @@ def create_link(request: LinkRequest) -> Response[LinkResponse]:
     """
     key = _signing_key()
     now = clock.now()
+    ttl = timedelta(days=request.ttl_days or deps.settings().link_ttl_days)
     for _ in range(3):  # 96 random bits: a collision is all but impossible, but never silent
         link = new_link(
             url=str(request.url),
             user_id=request.user_id,
             campaign=request.campaign,
             now=now,
-            ttl=timedelta(days=request.ttl_days),
+            ttl=ttl,
         )
         if deps.store().put_link(link):
             token = token_for(link.id, key)
@@ -82,7 +82,8 @@ def follow_link(token: str) -> Response[str]:
     user_agent = app.current_event.headers.get("user-agent")
     if not is_preview(user_agent):
         try:
-            ingest([click_event(link, now, CLICK_WINDOW)], deps.store(), now)
+            window = timedelta(minutes=deps.settings().click_window_minutes)
+            ingest([click_event(link, now, window)], deps.store(), now)
         except StoreError as exc:
             # The person is waiting for the page: a lost click costs less than a broken link.
             logger.error("click not recorded", extra={"link": link.id, "error": str(exc)})
@@ -107,9 +108,9 @@ def _signing_key() -> str:
 
 def _base_url() -> str:
     """Where /c/ lives: PUBLIC_BASE_URL, or the domain and stage this request came through."""
-    configured = os.environ.get("PUBLIC_BASE_URL")
+    configured = deps.settings().public_base_url
     if configured:
-        return configured.rstrip("/")
+        return configured
     event = app.current_event
     stage_prefix = event.raw_event.get("rawPath", "").removesuffix("/v1/links")
     return f"https://{event.request_context.domain_name}{stage_prefix}"

@@ -1,8 +1,9 @@
 """Build a function's HTTP resolver from the topology, so every route is declared exactly once.
 
 A route module defines plain functions; ``resolver_for("query", list_engagements, ...)`` binds
-each one to the topology route whose ``operation`` names it. A route without a function, or a
-function without a route, fails at import time rather than as a 404 in production.
+each one to the topology route whose ``operation`` names it. Webhook routes are bound to their
+source (``api.webhooks``) without any code. A route without a function, or a function without a
+route, fails at import time rather than as a 404 in production.
 """
 
 from __future__ import annotations
@@ -27,8 +28,12 @@ def powertools_rule(path: str) -> str:
 def resolver_for(function: str, *operations: Callable[..., Any]) -> APIGatewayHttpResolver:
     app = APIGatewayHttpResolver(enable_validation=True)
     install_error_handlers(app)
-    by_name = {operation.__name__: operation for operation in operations}
     routes = [route for route in TOPOLOGY.routes if route.function == function]
+    by_name = {operation.__name__: operation for operation in operations}
+    if any(route.webhook for route in routes):
+        from engagement.api import webhooks  # noqa: PLC0415 - only webhook functions load sources
+
+        by_name |= {r.operation: webhooks.operation(r, lambda: app) for r in routes if r.webhook}
     missing = {route.operation for route in routes} - by_name.keys()
     unrouted = by_name.keys() - {route.operation for route in routes}
     if missing or unrouted:

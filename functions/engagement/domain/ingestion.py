@@ -19,6 +19,19 @@ class IngestOutcome:
     status: Literal["accepted", "duplicate"]
 
 
+@dataclass(frozen=True)
+class Tally:
+    """How many events a request stored now, and how many were already stored."""
+
+    accepted: int = 0
+    duplicates: int = 0
+
+    @classmethod
+    def of(cls, outcomes: Sequence[IngestOutcome]) -> Tally:
+        accepted = sum(1 for o in outcomes if o.status == "accepted")
+        return cls(accepted=accepted, duplicates=len(outcomes) - accepted)
+
+
 def ingest(events: Sequence[EventIn], log: EventLog, now: datetime) -> list[IngestOutcome]:
     """Store each event once, or none of them when any is invalid.
 

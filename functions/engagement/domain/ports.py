@@ -44,3 +44,7 @@ class AggregateWriter(Protocol):
 class AggregateReader(Protocol):
     def get_aggregate(self, key: AggregateKey) -> Aggregate | None: ...
     def list_pairs(self, user_id: str) -> list[Aggregate]: ...
+
+
+class EventStore(EventLog, AggregateReader, Protocol):
+    """What a webhook needs: store its events, and read aggregates for a reply (bot commands)."""

@@ -22,7 +22,6 @@ from engagement.domain.runs import Pacing, Process, RunId, SegmentTask, plan, su
 from engagement.domain.timefmt import rfc3339, to_ms
 from engagement.handlers._schedule import scheduled_instant
 from engagement.observability import logger, metrics
-from engagement.store.runs import RunStore
 from engagement.topology import TOPOLOGY, JobSpec
 
 STOP_MARGIN_S = 60.0
@@ -56,7 +55,7 @@ class Job:
         return RunId(self.spec.name, to_ms(scheduled_instant(event)))
 
     def plan(self, run: RunId) -> dict[str, Any]:
-        RunStore.sharing(deps.store().client).start(run, to_ms(clock.now()))
+        deps.runs().start(run, to_ms(clock.now()))
         return {
             "job": run.job,
             "time": rfc3339(run.at),
@@ -68,7 +67,7 @@ class Job:
         checkpoint = work_segment(
             task,
             scanner=deps.store(),
-            checkpoints=RunStore.sharing(deps.store().client),
+            checkpoints=deps.runs(),
             process=self.processor(task.run),
             page_size=self.spec.page_size,
             pacing=Pacing.share(
@@ -81,7 +80,7 @@ class Job:
         return {**task.as_event(), "done": checkpoint.done, "pages": checkpoint.pages}
 
     def finish(self, run: RunId) -> dict[str, Any]:
-        runs = RunStore.sharing(deps.store().client)
+        runs = deps.runs()
         now_ms = to_ms(clock.now())
         record = runs.start(run, now_ms)
         tally, complete = summarize(runs.all(run), self.spec.segments)

@@ -15,7 +15,7 @@ from engagement.domain.runs import RunId
 from engagement.handlers._jobs import PageProcessor, job
 from engagement.observability import emit_metrics, logger
 
-deps.init()  # clients are built during init, not on the first request
+deps.init("cleanup")  # settings and clients at init, not on a request
 
 
 def _cleanup(run: RunId) -> PageProcessor:

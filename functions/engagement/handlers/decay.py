@@ -17,7 +17,7 @@ from engagement.domain.upkeep import Upkeep
 from engagement.handlers._jobs import PageProcessor, job
 from engagement.observability import emit_metrics, logger
 
-deps.init(publishes=True, scores=True)  # clients are built during init, not on the first request
+deps.init("decay", publishes=True, scores=True)  # settings and clients at init, not on a request
 
 
 def _decay(run: RunId) -> PageProcessor:

@@ -11,7 +11,7 @@ from engagement.api.http import serve
 from engagement.api.links import app
 from engagement.observability import emit_metrics, logger
 
-deps.init()  # clients are built during init, not on the first request
+deps.init("links")  # settings and clients at init, not on a request
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -30,7 +30,7 @@ from engagement.observability import emit_metrics, logger, metrics
 from engagement.store.items import observed_event
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
-deps.init(publishes=True, scores=True)  # clients are built during init, not on the first request
+deps.init("scorer", publishes=True, scores=True)  # settings and clients at init, not on a request
 
 
 class StreamBatch:

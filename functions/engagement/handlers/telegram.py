@@ -11,7 +11,7 @@ from engagement.api.http import serve
 from engagement.api.telegram import app
 from engagement.observability import logger
 
-deps.init()  # clients are built during init, not on the first request
+deps.init("telegram")  # settings and clients at init, not on a request
 
 
 @logger.inject_lambda_context(clear_state=True)

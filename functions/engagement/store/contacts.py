@@ -28,6 +28,7 @@ from engagement.domain.contact_records import (
 )
 from engagement.domain.errors import StoreError
 from engagement.domain.event_types import EventType
+from engagement.settings import RETENTION_DAYS
 from engagement.store.contact_items import (
     BAND,
     BAND_SCORE,
@@ -84,7 +85,7 @@ class ContactStore:
         aggregates_table: str,
         events_table: str,
         history_table: str = "",
-        history_retention_days: int = 400,
+        history_retention_days: int = RETENTION_DAYS,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._client = client

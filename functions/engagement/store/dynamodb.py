@@ -6,7 +6,6 @@ webhook providers resend, Lambda replays stream batches, EventBridge re-invokes 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,6 +17,7 @@ from botocore.config import Config
 from engagement.domain.aggregates import Aggregate, AggregateDelta, AggregateKey
 from engagement.domain.errors import StoreError
 from engagement.domain.timefmt import to_ms
+from engagement.settings import RETENTION_DAYS
 from engagement.store.aggregate_writes import ExactBounds, update_request
 from engagement.store.contact_items import contact_record_from_item, is_contact_item, pair_stages_from_item
 from engagement.store.contacts import ContactStore
@@ -40,7 +40,7 @@ from engagement.store.wire import (
     to_decimal,
     translating,
 )
-from engagement.topology import AGGREGATES, EVENTS, HISTORY, LINKS, TOPOLOGY
+from engagement.topology import TOPOLOGY
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from engagement.domain.links import Link
     from engagement.domain.maintenance import MaintainedItem
     from engagement.domain.runs import ScanPage
+    from engagement.settings import Settings
 
 # Short timeouts and few attempts: API Gateway gives up after 29 s and providers retry anyway,
 # so a slow store should surface as a 5xx quickly rather than hold the connection.
@@ -63,7 +64,6 @@ FALLBACK_ATTEMPTS = 5
 # One "NOT contains(...)" per event, plus two bounds per event type, must fit DynamoDB's 4 KB
 # expression limit (a test builds the worst case).
 MAX_EVENTS_PER_WRITE = 64
-DEFAULT_RETENTION_DAYS = 400
 
 
 @dataclass(frozen=True)
@@ -95,10 +95,10 @@ class DynamoStore:
         events_table: str,
         aggregates_table: str,
         ring: DedupeRing,
-        retention_days: int = DEFAULT_RETENTION_DAYS,
+        retention_days: int = RETENTION_DAYS,
         links_table: str = "",
         history_table: str = "",
-        history_retention_days: int = DEFAULT_RETENTION_DAYS,
+        history_retention_days: int = RETENTION_DAYS,
     ) -> None:
         self._client = client
         self._events = events_table
@@ -121,19 +121,19 @@ class DynamoStore:
         return self._client
 
     @classmethod
-    def from_environment(cls) -> DynamoStore:
-        """Table names from the variables the topology names; endpoint and region from boto3's usual
-        variables (``AWS_ENDPOINT_URL_DYNAMODB`` points it at the local runner)."""
+    def from_settings(cls, settings: Settings) -> DynamoStore:
+        """Table names and retention from the function's settings; endpoint and region from boto3's
+        usual variables (``AWS_ENDPOINT_URL_DYNAMODB`` points it at the local runner)."""
         client: DynamoDBClient = boto3.client("dynamodb", config=CLIENT_CONFIG)
         return cls(
             client,
-            events_table=os.environ.get(EVENTS.env_var, ""),
-            aggregates_table=os.environ.get(AGGREGATES.env_var, ""),
-            links_table=os.environ.get(LINKS.env_var, ""),
-            history_table=os.environ.get(HISTORY.env_var, ""),
-            history_retention_days=int(os.environ.get("HISTORY_RETENTION_DAYS", DEFAULT_RETENTION_DAYS)),
+            events_table=settings.table("events"),
+            aggregates_table=settings.table("aggregates"),
+            links_table=settings.table("links"),
+            history_table=settings.table("history"),
+            history_retention_days=settings.history_retention_days,
             ring=DedupeRing.for_mapping(TOPOLOGY.stream_mapping_for("scorer")),
-            retention_days=int(os.environ.get("EVENT_RETENTION_DAYS", DEFAULT_RETENTION_DAYS)),
+            retention_days=settings.event_retention_days,
         )
 
     # ------------------------------------------------------------------ events

@@ -7,7 +7,6 @@ result is checked and a partial failure raises, leaving the change pending for a
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -23,6 +22,8 @@ if TYPE_CHECKING:
     from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_events.type_defs import PutEventsRequestEntryTypeDef
 
+    from engagement.settings import Settings
+
 CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=5)
 MAX_ENTRIES_PER_CALL = 10
 BAND_CHANGED = "engagement.band_changed"
@@ -34,9 +35,9 @@ class BandPublisher:
         self._bus = bus_name
 
     @classmethod
-    def from_environment(cls) -> BandPublisher:
+    def from_settings(cls, settings: Settings) -> BandPublisher:
         client: EventBridgeClient = boto3.client("events", config=CLIENT_CONFIG)
-        return cls(client, os.environ.get(ENGAGEMENT_BUS.env_var, ""))
+        return cls(client, settings.buses.get(ENGAGEMENT_BUS.key, ""))
 
     def publish(self, transitions: Sequence[BandTransition]) -> None:
         """Put every transition on the bus; raises ``StoreError`` unless all were accepted."""

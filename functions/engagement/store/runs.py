@@ -14,7 +14,6 @@ falls behind finds its save refused and stops, and neither can move the checkpoi
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -22,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 
 from engagement.domain.runs import Checkpoint, RunId, Tally
 from engagement.store.wire import ConditionFailed, Expression, deserialize, query_all, serialize, translating
-from engagement.topology import RUNS
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -40,10 +38,6 @@ class RunStore:
     def __init__(self, client: DynamoDBClient, *, runs_table: str) -> None:
         self._client = client
         self._table = runs_table
-
-    @classmethod
-    def sharing(cls, client: DynamoDBClient) -> RunStore:
-        return cls(client, runs_table=os.environ.get(RUNS.env_var, ""))
 
     def start(self, run: RunId, now_ms: int) -> RunRecord:
         """Record when the run first started; a repeated plan reads the first record instead

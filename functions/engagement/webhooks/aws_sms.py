@@ -16,10 +16,11 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from engagement.webhooks.provider import MalformedCallback
-from engagement.webhooks.sms import SmsOutcome, SmsSignal, classify_inbound, e164
+from engagement.webhooks.request import WebhookRequest
+from engagement.webhooks.sms import SmsOutcome, SmsSignal, SmsSource, classify_inbound, e164
+from engagement.webhooks.source import MalformedCallback, Verdict
 
-PROVIDER = "aws_sms"
+NAME = "aws_sms"
 
 DELIVERED = frozenset({"TEXT_DELIVERED", "TEXT_SUCCESSFUL"})  # used interchangeably by country
 BOUNCED = frozenset(
@@ -64,7 +65,7 @@ def _delivery(body: Mapping[str, Any], now: datetime) -> SmsSignal:
     )
     try:
         return SmsSignal(
-            provider=PROVIDER,
+            provider=NAME,
             outcome=outcome,
             contact=e164(str(body["destinationPhoneNumber"])),
             message_id=str(body["messageId"]),
@@ -82,7 +83,7 @@ def _reply(body: Mapping[str, Any], now: datetime) -> SmsSignal:
     outcome = classify_inbound(text)
     try:
         return SmsSignal(
-            provider=PROVIDER,
+            provider=NAME,
             outcome=outcome,
             contact=e164(str(body["originationNumber"])),
             message_id=str(body["inboundMessageId"]),
@@ -106,3 +107,30 @@ def _timestamp(value: Any, default: datetime) -> datetime:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return datetime.fromtimestamp(value / 1000, UTC)
     return default
+
+
+class AwsSmsProvider:
+    """End User Messaging as an SMS provider. ``verify`` is never called: the topology declares
+    no secret for it, because SNS authenticated the delivery with IAM before the function ran."""
+
+    name = NAME
+    acknowledgement = ("application/json", "{}")
+
+    def verify(self, request: WebhookRequest, secret: str, now: datetime) -> Verdict:
+        return Verdict.INVALID  # nothing here can be signed; only the transport authenticates
+
+    def parse(self, request: WebhookRequest, now: datetime) -> list[SmsSignal]:
+        try:
+            message = request.body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise MalformedCallback("the SNS message is not UTF-8") from exc
+        return parse_message(message, now)
+
+
+PROVIDER = AwsSmsProvider()
+SOURCE = SmsSource(
+    PROVIDER,
+    summary="AWS End User Messaging SMS events and two-way replies, from SNS",
+    description="Delivered by SNS with IAM; no signature.",
+    credential="IAM",
+)

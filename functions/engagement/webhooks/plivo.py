@@ -48,10 +48,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import parse_qsl, urlsplit
 
-from engagement.topology import PLIVO, SecretSpec
 from engagement.webhooks.provider import MalformedCallback, SmsProvider, Verdict
 from engagement.webhooks.request import WebhookRequest
-from engagement.webhooks.sms import SmsOutcome, SmsSignal, classify_inbound, e164
+from engagement.webhooks.sms import SmsOutcome, SmsSignal, SmsSource, classify_inbound, e164
 
 NAME = "plivo"
 
@@ -286,7 +285,6 @@ class PlivoProvider:
     """The :class:`~engagement.webhooks.provider.SmsProvider` for Plivo."""
 
     name: str = NAME
-    secret: SecretSpec = PLIVO
     acknowledgement: tuple[str, str] = ("text/plain", "")
     """An empty 200: Plivo needs no XML unless the app replies to an inbound message."""
 
@@ -299,3 +297,10 @@ class PlivoProvider:
 
 
 PROVIDER: SmsProvider = PlivoProvider()
+
+SOURCE = SmsSource(
+    PROVIDER,
+    summary="Plivo message callback",
+    description="Verified with `X-Plivo-Signature-V3` (or V2) over the public URL, the nonce and the form.",
+    credential="X-Plivo-Signature",
+)

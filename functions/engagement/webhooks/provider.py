@@ -1,44 +1,27 @@
-"""The shape every SMS provider adapter has: verify a request, then read it.
+"""The shape every SMS provider adapter has: verify a request, then read it into signals.
 
-A provider module exposes ``PROVIDER``, an object with this shape. The route code calls
-``verify`` on the untouched request before anything reads a field, and ``parse`` only when
-the verdict is ``OK``; it never needs to know a provider's quirks.
+A provider module exposes ``PROVIDER`` with this shape and ``SOURCE = SmsSource(PROVIDER, ...)``
+(``webhooks.sms``), which turns signals into events the same way for every provider. The
+pipeline calls ``verify`` on the untouched request before anything reads a field, and
+``parse`` only when the verdict is ``OK``; it never needs to know a provider's quirks.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Protocol
 
-from engagement.topology import SecretSpec
 from engagement.webhooks.request import WebhookRequest
 from engagement.webhooks.sms import SmsSignal
+from engagement.webhooks.source import MalformedCallback, Verdict
 
-
-class Verdict(StrEnum):
-    OK = "ok"
-    MISSING = "missing"
-    """No signature (or token) on the request: 401."""
-    INVALID = "invalid"
-    """A signature that does not match: 401."""
-    STALE = "stale"
-    """Signed correctly but outside the allowed time window (a replay): 403."""
-
-
-class MalformedCallback(ValueError):
-    """A verified request whose body is not a callback this adapter understands: 400."""
+__all__ = ["MalformedCallback", "SmsProvider", "Verdict"]
 
 
 class SmsProvider(Protocol):
     @property
     def name(self) -> str:
         """Short lowercase name, also the event ``source`` suffix (``sms.twilio``)."""
-        ...
-
-    @property
-    def secret(self) -> SecretSpec:
-        """Where the verification secret (or public key) comes from."""
         ...
 
     @property

@@ -17,24 +17,36 @@ Event ids decide idempotency and precedence. A message's delivery outcome has on
 (provider, message id, "outcome"): the first terminal callback stored wins, so a repeated
 callback is a duplicate, a late "delivered" never overrides a failure already recorded, and a
 message counts as delivered at most once. Inbound messages are keyed by their own message id,
-and clicks by message and 30-minute window (fixed windows: two clicks either side of a
-window boundary count twice).
+and clicks by message and click window (``CLICK_WINDOW_MINUTES``, fixed windows: two clicks
+either side of a window boundary count twice).
+
+:class:`SmsSource` is what every provider module exposes as ``SOURCE``: its ``PROVIDER`` for
+the provider's quirks, and these rules for everything after.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from engagement.domain.event_types import EventType
 from engagement.domain.events import EventIn, stable_id
 from engagement.domain.timefmt import to_ms
+from engagement.webhooks.request import WebhookRequest
+from engagement.webhooks.source import Acknowledgement, Translation, Verdict
+
+if TYPE_CHECKING:
+    from engagement.domain.ports import AggregateReader
+    from engagement.settings import Settings
+    from engagement.webhooks.provider import SmsProvider
 
 DEFAULT_CAMPAIGN = "sms"
-CLICK_WINDOW_MS = 30 * 60 * 1000
-"""Clicks on one message's link within this window count once (a double tap, a reload)."""
 SOURCE_PREFIX = "sms."
+# The campaign comes from the callback URL the operator registered (?campaign=spring-sale).
+_CAMPAIGN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 
 # Union of the providers' and regulators' keyword sets (webhook-providers notes §11); a message
 # is a keyword only when it is exactly one of these after trimming, in any case.
@@ -119,13 +131,15 @@ def masked(number: str) -> str:
     return number[:4] + "…" + number[-2:] if len(number) > 6 else "…"
 
 
-def to_events(signals: list[SmsSignal], *, campaign: str) -> list[EventIn]:
+def to_events(signals: list[SmsSignal], *, campaign: str, click_window: timedelta) -> list[EventIn]:
+    """Clicks on one message's link within ``click_window`` count once (a double tap, a reload)."""
+    window_ms = int(click_window.total_seconds() * 1000)
     events = []
     for signal in signals:
         if signal.outcome is None:
             continue
         if signal.outcome is SmsOutcome.CLICKED:
-            slot = f"click:{to_ms(signal.occurred_at) // CLICK_WINDOW_MS}"
+            slot = f"click:{to_ms(signal.occurred_at) // window_ms}"
         else:
             slot = "inbound" if signal.inbound else "outcome"
         events.append(
@@ -141,3 +155,49 @@ def to_events(signals: list[SmsSignal], *, campaign: str) -> list[EventIn]:
             )
         )
     return events
+
+
+def campaign_of(request: WebhookRequest) -> str:
+    """``?campaign=`` of the URL the operator registered, when it is a valid id."""
+    for key, value in request.query_params():
+        if key == "campaign" and _CAMPAIGN.match(value):
+            return value
+    return DEFAULT_CAMPAIGN
+
+
+def log_fields(signals: list[SmsSignal]) -> list[dict[str, str | None]]:
+    """What a log line may say about signals: outcomes and provider codes, numbers masked."""
+    return [{"outcome": s.outcome, "detail": s.detail, "contact": masked(s.contact)} for s in signals]
+
+
+@dataclass(frozen=True)
+class SmsSource:
+    """An SMS provider as a webhook source (``webhooks.source.WebhookSource``)."""
+
+    provider: SmsProvider
+    summary: str
+    description: str
+    credential: str = "signature"
+    unsigned_status: int = 401
+
+    @property
+    def name(self) -> str:
+        return self.provider.name
+
+    def verify(self, request: WebhookRequest, secret: str, now: datetime) -> Verdict:
+        return self.provider.verify(request, secret, now)
+
+    def translate(self, request: WebhookRequest, now: datetime, settings: Settings) -> Translation:
+        signals = self.provider.parse(request, now)
+        campaign = campaign_of(request)
+        window = timedelta(minutes=settings.click_window_minutes)
+        return Translation(
+            events=to_events(signals, campaign=campaign, click_window=window),
+            log={"campaign": campaign, "signals": log_fields(signals)},
+        )
+
+    def acknowledge(
+        self, translation: Translation, reader: AggregateReader, now: datetime, settings: Settings
+    ) -> Acknowledgement:
+        content_type, body = self.provider.acknowledgement
+        return Acknowledgement(content_type, body)

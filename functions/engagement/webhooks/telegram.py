@@ -20,20 +20,30 @@ count; a button press (callback query) is the closest signal a bot receives.
 from __future__ import annotations
 
 import hmac
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from engagement.domain.event_types import EventType
 from engagement.domain.events import EventIn, stable_id
+from engagement.webhooks import source
+from engagement.webhooks.request import WebhookRequest
+from engagement.webhooks.source import Acknowledgement, MalformedCallback, Verdict
+from engagement.webhooks.telegram_commands import answer
+
+if TYPE_CHECKING:
+    from engagement.domain.ports import AggregateReader
+    from engagement.settings import Settings
 
 SECRET_HEADER = "x-telegram-bot-api-secret-token"  # noqa: S105 - a header name, not a secret
 DEFAULT_ISSUE_KEY_PATTERN = r"[A-Z]{1,4}-\d{1,5}"
-SOURCE = "telegram"
+EVENT_SOURCE = "telegram"
 PRIVATE = "private"
 
 
@@ -145,6 +155,12 @@ class Translation:
     command: Command | None = None
 
 
+@cache
+def issue_keys(pattern: str) -> IssueKeys:
+    """Compiled once per pattern, not per update."""
+    return IssueKeys(pattern)
+
+
 class IssueKeys:
     """Finds issue keys as whole words, in order of appearance, each once."""
 
@@ -184,7 +200,7 @@ def translate(update: Update, *, bot_id: str, keys: IssueKeys, received_at: date
             type=event_type,
             occurred_at=occurred_at,
             context=message.body or None,
-            source=SOURCE,
+            source=EVENT_SOURCE,
             metadata=_metadata(update, message),
         )
         for key in keys.find(message.body)
@@ -212,7 +228,7 @@ def _callback(query: CallbackQuery, *, bot_id: str, keys: IssueKeys, received_at
             type=EventType.VIEW,
             occurred_at=received_at,  # a callback query carries no time of its own
             context=query.data,
-            source=SOURCE,
+            source=EVENT_SOURCE,
         )
         for key in keys.find(query.data)
     ]
@@ -233,3 +249,64 @@ def utf16_slice(text: str, offset: int, length: int | None) -> str:
     encoded = text.encode("utf-16-le")
     end = None if length is None else 2 * (offset + length)
     return encoded[2 * offset : end].decode("utf-16-le")
+
+
+class TelegramSource:
+    """Telegram as a webhook source (``webhooks.source.WebhookSource``)."""
+
+    name = "telegram"
+    summary = "Receive a Telegram bot update"
+    description = (
+        "Authenticated by the `X-Telegram-Bot-Api-Secret-Token` header (the `secret_token` given to "
+        "`setWebhook`), checked before the body is read. Messages, edits, channel posts and button "
+        "presses become `query`, `mention` and `view` events for the issue keys they name; `/top`, "
+        "`/score KEY`, `/stats` and `/help` are answered with a `sendMessage` call in the response "
+        "body. Other update types are acknowledged and ignored."
+    )
+    credential = "X-Telegram-Bot-Api-Secret-Token"
+    unsigned_status = 401
+
+    def verify(self, request: WebhookRequest, secret: str, now: datetime) -> Verdict:
+        if request.header(SECRET_HEADER) is None:
+            return Verdict.MISSING
+        return Verdict.OK if verify(request.headers, secret) else Verdict.INVALID
+
+    def translate(self, request: WebhookRequest, now: datetime, settings: Settings) -> source.Translation:
+        try:
+            document = json.loads(request.body)
+        except ValueError as exc:
+            raise MalformedCallback("the body is not JSON", code="invalid_json") from exc
+        try:
+            update = Update.model_validate(document)
+        except ValidationError as exc:
+            # Only where the problem is: pydantic's own message quotes the input (message text).
+            where = sorted({".".join(map(str, e["loc"])) for e in exc.errors()})
+            raise MalformedCallback(
+                f"the body is not a Telegram Update object ({', '.join(where[:5]) or 'body'})",
+                code="invalid_update",
+            ) from exc
+        keys = issue_keys(settings.telegram_issue_key_pattern)
+        found = translate(update, bot_id=settings.telegram_bot_id, keys=keys, received_at=now)
+        return source.Translation(
+            events=found.events,
+            log={
+                "update_id": update.update_id,
+                "kind": found.kind or "ignored",
+                "command": found.command.name if found.command else None,
+            },
+            command=found.command,
+        )
+
+    def acknowledge(
+        self, translation: source.Translation, reader: AggregateReader, now: datetime, settings: Settings
+    ) -> Acknowledgement:
+        command = translation.command
+        reply = None
+        if isinstance(command, Command):
+            reply = answer(command, reader, now, issue_keys(settings.telegram_issue_key_pattern))
+        if reply is None:
+            return Acknowledgement("text/plain", "")
+        return Acknowledgement("application/json", json.dumps(reply, ensure_ascii=False))
+
+
+SOURCE = TelegramSource()

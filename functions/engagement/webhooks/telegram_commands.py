@@ -7,12 +7,14 @@ without making a request of its own (and without holding a bot token at all).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engagement.domain.ports import AggregateReader
 from engagement.domain.queries import engagement, ranked_engagements, user_stats
 from engagement.domain.timefmt import from_ms
-from engagement.webhooks.telegram import Command, IssueKeys
+
+if TYPE_CHECKING:
+    from engagement.webhooks.telegram import Command, IssueKeys
 
 TOP_ITEMS = 5
 

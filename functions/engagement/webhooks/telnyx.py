@@ -60,10 +60,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from engagement.observability import logger
-from engagement.topology import TELNYX, SecretSpec
+from engagement.topology import TELNYX
 from engagement.webhooks.provider import MalformedCallback, Verdict
 from engagement.webhooks.request import WebhookRequest
-from engagement.webhooks.sms import SmsOutcome, SmsSignal, classify_inbound, e164
+from engagement.webhooks.sms import SmsOutcome, SmsSignal, SmsSource, classify_inbound, e164
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -335,7 +335,6 @@ class TelnyxProvider:
     """The Telnyx adapter in the shape the SMS route expects (:class:`SmsProvider`)."""
 
     name: str = NAME
-    secret: SecretSpec = TELNYX
     acknowledgement: tuple[str, str] = ("application/json", "{}")
 
     def verify(self, request: WebhookRequest, secret: str, now: datetime) -> Verdict:
@@ -349,3 +348,10 @@ PROVIDER = TelnyxProvider()
 
 if TYPE_CHECKING:
     _conforms: SmsProvider = PROVIDER
+
+SOURCE = SmsSource(
+    PROVIDER,
+    summary="Telnyx messaging webhook",
+    description="Verified with `telnyx-signature-ed25519` over the timestamp and raw body (300 s window).",
+    credential="telnyx-signature-ed25519",
+)

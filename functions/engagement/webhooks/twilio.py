@@ -76,10 +76,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from engagement.topology import TWILIO, SecretSpec
 from engagement.webhooks.provider import MalformedCallback, SmsProvider, Verdict
 from engagement.webhooks.request import FORM, WebhookRequest
-from engagement.webhooks.sms import SmsOutcome, SmsSignal, classify_inbound, e164
+from engagement.webhooks.sms import SmsOutcome, SmsSignal, SmsSource, classify_inbound, e164
 
 NAME = "twilio"
 SIGNATURE_HEADER = "x-twilio-signature"
@@ -134,7 +133,6 @@ class TwilioProvider:
     """The Twilio adapter, in the shape of :class:`~engagement.webhooks.provider.SmsProvider`."""
 
     name: str = NAME
-    secret: SecretSpec = TWILIO
     acknowledgement: tuple[str, str] = ("text/xml", EMPTY_TWIML)
 
     def verify(self, request: WebhookRequest, secret: str, now: datetime) -> Verdict:
@@ -297,3 +295,15 @@ def _contact(fields: Mapping[str, str], name: str) -> str | None:
         return e164(address)
     except ValueError:  # too short or too long: a short code, say
         return None
+
+
+SOURCE = SmsSource(
+    PROVIDER,
+    summary="Twilio status callback or inbound message",
+    description=(
+        "Verified with `X-Twilio-Signature` over the public URL and the form parameters (or the "
+        "`bodySHA256` query parameter for JSON bodies). Add `?campaign=<id>` to the registered URL to "
+        "attribute the events to a campaign."
+    ),
+    credential="X-Twilio-Signature",
+)

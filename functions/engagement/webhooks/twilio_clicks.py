@@ -18,16 +18,14 @@ from typing import Any
 
 from engagement.domain.links import is_preview
 from engagement.domain.timefmt import parse_rfc3339
-from engagement.topology import SecretSpec
 from engagement.webhooks import twilio
 from engagement.webhooks.provider import MalformedCallback, Verdict
 from engagement.webhooks.request import WebhookRequest
-from engagement.webhooks.sms import SmsOutcome, SmsSignal, e164
+from engagement.webhooks.sms import SmsOutcome, SmsSignal, SmsSource, e164
 
 
 class TwilioClicksProvider:
     name = "twilio"
-    secret: SecretSpec = twilio.PROVIDER.secret
     acknowledgement = ("application/json", "{}")
 
     def verify(self, request: WebhookRequest, secret: str, now: datetime) -> Verdict:
@@ -68,3 +66,14 @@ def _time(value: Any, default: datetime) -> datetime:
 
 
 PROVIDER = TwilioClicksProvider()
+
+SOURCE = SmsSource(
+    PROVIDER,
+    summary="Twilio Link Shortening click callback",
+    description=(
+        "A contact followed a shortened link; counted once per message per click window "
+        "(`CLICK_WINDOW_MINUTES`), previews not at all. Verified like every Twilio webhook with a "
+        "JSON body (`X-Twilio-Signature` with `bodySHA256`)."
+    ),
+    credential="X-Twilio-Signature",
+)

@@ -86,10 +86,9 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Final, TypeGuard
 
-from engagement.topology import VONAGE, SecretSpec
 from engagement.webhooks.provider import MalformedCallback, Verdict
 from engagement.webhooks.request import FORM, WebhookRequest
-from engagement.webhooks.sms import SmsOutcome, SmsSignal, classify_inbound, e164
+from engagement.webhooks.sms import SmsOutcome, SmsSignal, SmsSource, classify_inbound, e164
 
 if TYPE_CHECKING:
     from engagement.webhooks.provider import SmsProvider
@@ -457,15 +456,12 @@ class VonageProvider:
     """Vonage for the SMS webhook route; see the module docstring for every decision."""
 
     name: str = NAME
-    secret: SecretSpec = VONAGE
     acknowledgement: tuple[str, str] = ("text/plain", "")
     """Vonage needs a 200 or 204, or it resends for 24 hours [Vonage docs "Inbound SMS"]."""
     methods: tuple[SignatureMethod, ...] = tuple(SignatureMethod)
     """SMS API signature methods accepted; all five unless pinned (module docstring)."""
     tolerance_s: int = TOLERANCE_S
     sms_api_tolerance_s: int = SMS_API_TOLERANCE_S
-    unsigned_status: int = 503
-    """An unsigned request: Vonage's advice is a 5xx, which makes it retry with a signature."""
 
     def verify(self, request: WebhookRequest, secret: str, now: datetime) -> Verdict:
         """JWT when a Bearer token is present, else the SMS API ``sig``; MISSING when neither.
@@ -503,3 +499,16 @@ PROVIDER: Final = VonageProvider()
 
 if TYPE_CHECKING:
     _CONFORMS: SmsProvider = PROVIDER
+
+SOURCE = SmsSource(
+    PROVIDER,
+    summary="Vonage SMS API callback (signed `sig`, GET or POST) or Messages API webhook (signed JWT)",
+    description=(
+        "Verified with the signature secret: the SMS API's `sig` parameter (md5hash, HMAC-MD5, SHA1, "
+        "SHA256, SHA512) or the Messages API's `Authorization: Bearer` JWT with its `payload_hash`. "
+        "An unsigned callback answers 503, so Vonage retries it signed."
+    ),
+    credential="Vonage signature",
+    # An unsigned request: Vonage's advice is a 5xx, which makes it retry with a signature.
+    unsigned_status=503,
+)
