@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export AWS_ACCOUNT_ID_ENDPOINT_MODE := disabled
 
-.PHONY: install run test lint typecheck unit bench synth clean node
+.PHONY: install run test lint typecheck unit bench backtest synth clean node
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ unit: install
 
 bench: install
 	$(BIN)/python -m bench
+
+# BG/NBD fit against lifetimes on CDNOW (bench/backtest.py); writes docs/img/backtest-calibration.png.
+backtest: install
+	$(BIN)/python -m bench.backtest
 
 synth: node install
 	$(BIN)/python -m infra.cloud.app
