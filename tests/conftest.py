@@ -60,3 +60,19 @@ def clock() -> Iterator[ManualClock]:
     previous = process_clock.install(manual)
     yield manual
     process_clock.install(previous)
+
+
+@pytest.fixture(autouse=True)
+def _settings_follow_the_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Functions parse their settings once (as in Lambda); a test that changes a variable with
+    ``monkeypatch`` gets them parsed again, so no test sees another one's configuration."""
+    for name in ("setenv", "delenv"):
+        original = getattr(monkeypatch, name)
+
+        def reparsing(*args: object, _original: object = original, **kwargs: object) -> None:
+            _original(*args, **kwargs)  # type: ignore[operator]
+            settings.reset()
+
+        setattr(monkeypatch, name, reparsing)
+    yield
+    settings.reset()

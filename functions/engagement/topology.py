@@ -110,6 +110,8 @@ class RouteSpec:
     """Media types a request body may have; any other answers 415. Empty: no body expected."""
     webhook: str | None = None
     """For a webhook route, the source module (``engagement.webhooks.<webhook>``) that serves it."""
+    not_found: str | None = None
+    """When the route answers 404 for something absent, what (the OpenAPI document says so)."""
 
     @property
     def route_key(self) -> str:
@@ -547,13 +549,39 @@ TOPOLOGY = Topology.assemble(
         ),
         RouteSpec("GET", "/v1/users/{user_id}/engagements", "query", "list_engagements", tag="scores"),
         RouteSpec(
-            "GET", "/v1/users/{user_id}/engagements/{item_id}", "query", "get_engagement", tag="scores"
+            "GET",
+            "/v1/users/{user_id}/engagements/{item_id}",
+            "query",
+            "get_engagement",
+            tag="scores",
+            not_found="the user never engaged with the item",
         ),
-        RouteSpec("GET", "/v1/users/{user_id}/stats", "query", "get_stats", tag="scores"),
-        RouteSpec("GET", "/v1/users/{user_id}/score", "query", "get_score", tag="contacts"),
+        RouteSpec(
+            "GET",
+            "/v1/users/{user_id}/stats",
+            "query",
+            "get_stats",
+            tag="scores",
+            not_found="nothing was recorded for the user",
+        ),
+        RouteSpec(
+            "GET",
+            "/v1/users/{user_id}/score",
+            "query",
+            "get_score",
+            tag="contacts",
+            not_found="nothing was recorded for the contact",
+        ),
         RouteSpec("GET", "/v1/users/{user_id}/history", "query", "get_history", tag="contacts"),
         RouteSpec("GET", "/v1/segments/{band}", "query", "list_segment", tag="contacts"),
-        RouteSpec("GET", "/v1/items/{item_id}/funnel", "query", "get_funnel", tag="contacts"),
+        RouteSpec(
+            "GET",
+            "/v1/items/{item_id}/funnel",
+            "query",
+            "get_funnel",
+            tag="contacts",
+            not_found="no contact reached any stage of the item",
+        ),
         RouteSpec("GET", "/v1/openapi.json", "query", "get_openapi", tag="meta", public=True),
         RouteSpec(
             "POST",
@@ -564,7 +592,16 @@ TOPOLOGY = Topology.assemble(
             status=201,
             accepts=("application/json",),
         ),
-        RouteSpec("GET", "/c/{token}", "links", "follow_link", tag="links", status=302, public=True),
+        RouteSpec(
+            "GET",
+            "/c/{token}",
+            "links",
+            "follow_link",
+            tag="links",
+            status=302,
+            public=True,
+            not_found="the token is unknown, forged or expired",
+        ),
     ),
     stream_mappings=(
         StreamMappingSpec(

@@ -43,8 +43,11 @@ def _truthy(name: str) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
+    key_given = bool(os.environ.get("ENGAGEMENT_API_KEYS"))
     keys = os.environ.get("ENGAGEMENT_API_KEYS") or secrets.token_urlsafe(24)
-    # Webhook secrets: the shell's value, or a fresh one printed at start so curl can use it.
+    # Webhook secrets: the shell's value, or a fresh one printed at start so curl can use it
+    # (a value the shell gave is never printed: it is a secret someone chose).
+    given = {spec.local_env for spec in TOPOLOGY.secrets if os.environ.get(spec.local_env)}
     webhook_secrets = {
         spec.local_env: os.environ.get(spec.local_env) or secrets.token_urlsafe(24)
         for spec in TOPOLOGY.secrets
@@ -82,9 +85,11 @@ def run(args: argparse.Namespace) -> int:
     if config.record_to:
         console("info", f"recording every request to {config.record_to}")
     for name, value in webhook_secrets.items():
-        console("info", f"{name}={value}")
-    first_key = keys.split(",")[0].strip()
-    print(f"ready: API {system.api_url}  DynamoDB {system.dynamodb_url}  API key {first_key}", flush=True)
+        if name not in given:
+            console("info", f"{name}={value} (generated)")
+    # A key the shell gave is a secret someone chose: named, never printed.
+    shown = "from ENGAGEMENT_API_KEYS" if key_given else keys.split(",")[0].strip()
+    print(f"ready: API {system.api_url}  DynamoDB {system.dynamodb_url}  API key {shown}", flush=True)
     while not stop_requested:
         time.sleep(0.2)
     console("info", "stopping")

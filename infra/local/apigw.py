@@ -514,6 +514,11 @@ def not_found_response() -> HttpResponse:
     return _message_response(404, "Not Found", None)
 
 
+def too_large_response() -> HttpResponse:
+    """What API Gateway answers to a body over its 10 MB payload limit."""
+    return _message_response(413, "Request Entity Too Large", None)
+
+
 def bad_request_response() -> HttpResponse:
     """The answer to a path :func:`gateway_path` rejects (status from live captures; body assumed)."""
     return _message_response(400, "Bad Request", None)

@@ -5,11 +5,13 @@ Requests under ``/_local/`` are the runner's own control API and never reach a f
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,7 @@ from infra.local.apigw import (
     match_route,
     not_found_response,
     to_http_response,
+    too_large_response,
 )
 from infra.local.lambdas import LocalFunction
 from infra.local.recording import CONTROL_PREFIX, Recorder, should_record
@@ -49,9 +52,22 @@ ControlHandler = Callable[[Request], HttpResponse]
 _PHONE = re.compile(r"(?:\+|%2B)\d{7,15}|(?<!\d)\d{11,15}(?!\d)", re.IGNORECASE)
 
 
+MAX_REQUEST_BYTES = 10 * 1024 * 1024
+"""API Gateway's payload limit for HTTP APIs: a larger body is refused before it is read."""
+
+
 def masked_target(target: str) -> str:
-    """The request line as logged: phone numbers in paths and queries are masked, as everywhere."""
-    return _PHONE.sub(lambda m: masked(unquote(m.group(0))), target)
+    """The request line as logged: phone numbers in the path masked, as everywhere, and the query
+    reduced to its parameter names (values can be message text: a Vonage GET carries ``text=``)."""
+    path, sep, query = target.partition("?")
+    names = "&".join(dict.fromkeys(part.split("=", 1)[0] for part in query.split("&") if part))
+    return _PHONE.sub(lambda m: masked(unquote(m.group(0))), path) + (f"?{names}" if sep else "")
+
+
+class _Refused(Exception):
+    def __init__(self, response: HttpResponse) -> None:
+        super().__init__(response.status)
+        self.response = response
 
 
 class Gateway:
@@ -85,7 +101,8 @@ class Gateway:
         if match is None:
             methods = allowed_methods(self.routes, request.path)
             if methods:
-                self.log(f"{request.method} {request.path}: no route; the path has {', '.join(methods)}")
+                where = masked_target(request.path)
+                self.log(f"{request.method} {where}: no route; the path has {', '.join(methods)}")
             return not_found_response()
         event = build_event(
             method=request.method,
@@ -101,11 +118,12 @@ class Gateway:
         try:
             result = self.functions[match.route.function].invoke(event)
         except Exception as exc:
-            response = lambda_error_response(f"{type(exc).__name__}: {exc}")
+            # The kind only: an exception's message can quote the request (a number, a text).
+            response = lambda_error_response(type(exc).__name__)
         else:
             response = to_http_response(result)
         if response.integration_error:
-            self.log(f"{request.method} {request.path}: integration error: {response.integration_error}")
+            self.log(f"{match.route.route_key}: integration error: {response.integration_error}")
         return response
 
     def serve(self, host: str, port: int) -> int:
@@ -119,7 +137,12 @@ class Gateway:
                 started = time.monotonic()
                 target = self.path
                 path, _, query = target.partition("?")
-                body = self._read_body()
+                try:
+                    body = self._read_body()
+                except _Refused as refused:
+                    self._send(refused.response)
+                    self.close_connection = True
+                    return
                 request = Request(
                     method=self.command,
                     path=path,
@@ -132,7 +155,15 @@ class Gateway:
                 try:
                     response = gateway.handle(request, domain_name=host_header.split(":")[0])
                 except Exception as exc:
-                    response = lambda_error_response(f"runner error: {exc!r}")
+                    response = lambda_error_response(f"runner error: {type(exc).__name__}")
+                self._send(response)
+                took_ms = (time.monotonic() - started) * 1000
+                if not path.startswith(CONTROL_PREFIX):
+                    gateway.log(
+                        f"{self.command} {masked_target(target)} -> {response.status} ({took_ms:.0f} ms)"
+                    )
+
+            def _send(self, response: HttpResponse) -> None:
                 self.send_response(response.status)
                 for name, value in response.headers:
                     self.send_header(name, value)
@@ -140,26 +171,56 @@ class Gateway:
                 self.end_headers()
                 if self.command != "HEAD":
                     self.wfile.write(response.body)
-                took_ms = (time.monotonic() - started) * 1000
-                if not path.startswith(CONTROL_PREFIX):
-                    gateway.log(
-                        f"{self.command} {masked_target(target)} -> {response.status} ({took_ms:.0f} ms)"
-                    )
 
             def _read_body(self) -> bytes:
-                """By Content-Length, or chunk by chunk (API Gateway accepts both)."""
-                if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-                    chunks = []
-                    while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
-                        chunks.append(self.rfile.read(size))
-                        self.rfile.readline()  # the CRLF after each chunk
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass  # trailers
-                    return b"".join(chunks)
-                length = int(self.headers.get("Content-Length") or 0)
+                """By Content-Length, or chunk by chunk (API Gateway accepts both), at most
+                ``MAX_REQUEST_BYTES``; a malformed framing is a 400, an oversized body a 413."""
+                try:
+                    if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+                        chunks: list[bytes] = []
+                        total = 0
+                        while size := int(self.rfile.readline(64).split(b";")[0].strip() or b"0", 16):
+                            total += size
+                            if size < 0 or total > MAX_REQUEST_BYTES:
+                                raise _Refused(too_large_response())
+                            chunks.append(self.rfile.read(size))
+                            self.rfile.readline(64)  # the CRLF after each chunk
+                        while self.rfile.readline(65_536) not in (b"\r\n", b"\n", b""):
+                            pass  # trailers
+                        return b"".join(chunks)
+                    length = int(self.headers.get("Content-Length") or 0)
+                except ValueError:
+                    raise _Refused(bad_request_response()) from None
+                if length < 0:
+                    raise _Refused(bad_request_response())
+                if length > MAX_REQUEST_BYTES:
+                    raise _Refused(too_large_response())
                 return self.rfile.read(length) if length else b""
 
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _answer
+            def __getattr__(self, name: str) -> Any:
+                # Any method, TRACE and CONNECT included, reaches routing, which answers 404
+                # JSON for a method no route has, as API Gateway does (never an HTML 501).
+                if name.startswith("do_"):
+                    return self._answer
+                raise AttributeError(name)
+
+            def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+                # Requests too malformed to route (a bad request line, oversized headers) get
+                # API Gateway's JSON shape too, not http.server's HTML page.
+                self.close_connection = True
+                # A request line too broken to name its version is answered as HTTP/1.1: http.server
+                # would otherwise assume 0.9 and send the body with no status line at all.
+                if self.request_version == "HTTP/0.9":
+                    self.request_version = "HTTP/1.1"
+                if code >= 500:  # 505 for an unknown HTTP version: the client's mistake, not ours
+                    code = 400
+                body = json.dumps({"message": HTTPStatus(code).phrase}).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if self.command != "HEAD" and code >= 200 and code not in (204, 304):
+                    self.wfile.write(body)
 
             def log_message(self, format: str, *args: Any) -> None:
                 return  # one line per request is written by _answer

@@ -114,9 +114,12 @@ def test_vonage_signed_get_inbound(tables: dict[str, str]) -> None:
     assert events(tables) == [("responded", "+447700900001", "sms")]
 
 
-def test_an_unsigned_vonage_callback_asks_for_a_retry(tables: dict[str, str]) -> None:
+def test_an_unsigned_vonage_callback_is_refused_like_any_unauthenticated_request(
+    tables: dict[str, str],
+) -> None:
+    # Not a 5xx: an anonymous caller must not be able to trip the 5xx alarm.
     answer = call("GET", "/webhooks/vonage?msisdn=447700900001&messageId=1&text=hi", key=None)
-    assert (answer.status, answer.body["error"]) == (503, "unsigned_request")
+    assert (answer.status, answer.body["error"]) == (401, "unauthorized")
     assert events(tables) == []
 
 

@@ -590,12 +590,9 @@ def test_malformed_results_become_internal_server_error(result: object) -> None:
     assert response.integration_error
 
 
-def test_the_runner_logs_request_lines_with_phone_numbers_masked() -> None:
+def test_the_runner_logs_request_lines_with_numbers_masked_and_query_values_dropped() -> None:
     from infra.local.gateway import masked_target
 
-    target = "/v1/users/%2B15551234567/stats?msisdn=447700900001&timestamp=1795000000&user=4242"
+    target = "/v1/users/%2B15551234567/stats?msisdn=447700900001&text=hello+there&text=again&user=4242"
     logged = masked_target(target)
-    assert "5551234567" not in logged
-    assert "447700900001" not in logged
-    assert "timestamp=1795000000" in logged
-    assert "user=4242" in logged
+    assert logged == "/v1/users/+155…67/stats?msisdn&text&user"  # values can be message text

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.params import Query
+from pydantic import BeforeValidator
 
 from engagement import deps
 from engagement.api.contact_models import (
@@ -16,7 +17,7 @@ from engagement.api.contact_models import (
     HistoryResponse,
     SegmentResponse,
 )
-from engagement.api.params import AsOf, at_or_now
+from engagement.api.params import AsOf, ItemId, UserId, at_or_now, calendar_day
 from engagement.domain.bands import Band
 from engagement.domain.contact_queries import campaign_funnel, contact_score
 from engagement.domain.errors import FieldProblem, InvalidInput
@@ -27,14 +28,20 @@ HISTORY_DEFAULT_DAYS = 90
 
 Profile = Annotated[Literal["crm"], Query(description="The contact profile (per-item scores: /engagements)")]
 FromDate = Annotated[
-    date | None, Query(alias="from", description="First day, YYYY-MM-DD (default: 90 days before to)")
+    date | None,
+    BeforeValidator(calendar_day),
+    Query(alias="from", description="First day, YYYY-MM-DD (default: 90 days before to)"),
 ]
-ToDate = Annotated[date | None, Query(alias="to", description="Last day, YYYY-MM-DD (default: today, UTC)")]
+ToDate = Annotated[
+    date | None,
+    BeforeValidator(calendar_day),
+    Query(alias="to", description="Last day, YYYY-MM-DD (default: today, UTC)"),
+]
 Cursor = Annotated[str | None, Query(description="The cursor of the previous page")]
 PageSize = Annotated[int, Query(ge=1, le=500, description="Members per page")]
 
 
-def get_score(user_id: str, profile: Profile = "crm", as_of: AsOf = None) -> ContactScoreResponse:
+def get_score(user_id: UserId, profile: Profile = "crm", as_of: AsOf = None) -> ContactScoreResponse:
     """A contact's score, explained
 
     The composite (0-100) and its five components, the probabilities of engaging, converting
@@ -54,7 +61,7 @@ def get_score(user_id: str, profile: Profile = "crm", as_of: AsOf = None) -> Con
     return ContactScoreResponse.of(found)
 
 
-def get_history(user_id: str, from_date: FromDate = None, to_date: ToDate = None) -> HistoryResponse:
+def get_history(user_id: UserId, from_date: FromDate = None, to_date: ToDate = None) -> HistoryResponse:
     """A contact's score history
 
     One point per day on which the daily run found the contact's score changed, oldest first,
@@ -88,7 +95,7 @@ def list_segment(band: Band, cursor: Cursor = None, limit: PageSize = 100) -> Se
     return SegmentResponse.of(band, page)
 
 
-def get_funnel(item_id: str) -> FunnelResponse:
+def get_funnel(item_id: ItemId) -> FunnelResponse:
     """A campaign's funnel
 
     How many contacts were delivered, clicked, responded, converted, opted out and bounced

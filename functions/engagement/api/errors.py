@@ -29,13 +29,17 @@ def error_response(
 
 
 def proxy_error(
-    status: int, code: str, message: str, headers: dict[str, str] | None = None
+    status: int,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+    problems: Sequence[FieldProblem] = (),
 ) -> dict[str, Any]:
     """An API Gateway proxy response, for refusals made before the resolver runs."""
     return {
         "statusCode": status,
         "headers": {"Content-Type": JSON, **(headers or {})},
-        "body": error_body(code, message),
+        "body": error_body(code, message, problems),
         "isBase64Encoded": False,
     }
 

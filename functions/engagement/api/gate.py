@@ -6,12 +6,16 @@ instead: an unauthenticated caller learns nothing about the body it sent.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hmac
 from collections.abc import Mapping
 from typing import Any
 
 from engagement import secrets
-from engagement.api.errors import proxy_error
+from engagement.api.errors import JSON, proxy_error
+from engagement.domain import strict_json
+from engagement.domain.errors import FieldProblem
 from engagement.observability import logger
 from engagement.secrets import SecretUnavailable
 from engagement.topology import API_KEYS, TOPOLOGY
@@ -44,6 +48,32 @@ def refuse(event: Mapping[str, Any]) -> dict[str, Any] | None:
             return proxy_error(
                 415, "unsupported_media_type", f"send the body as {' or '.join(route.accepts)}"
             )
+        if media_type == JSON and route.webhook is None:
+            # Webhook sources read their bodies only after verifying them (decision 6).
+            return _unreadable_json(event)
+    return None
+
+
+def _unreadable_json(event: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Refuse a JSON body that would fail the resolver or the store: not UTF-8, not JSON, too
+    deep, a number DynamoDB cannot hold, NaN or Infinity. The resolver parses it again (the same
+    text, now known to be safe); reading it twice costs less than a 5xx for a bad request."""
+    raw = event.get("body") or ""
+    try:
+        body = (
+            base64.b64decode(raw)
+            if event.get("isBase64Encoded")
+            else str(raw).encode("utf-8", "surrogatepass")
+        )
+        strict_json.parse(body)
+    except binascii.Error:
+        return proxy_error(400, "invalid_encoding", "the body is not valid base64")
+    except strict_json.JsonRefused as refused:
+        if refused.field:
+            return proxy_error(
+                422, refused.code, str(refused), problems=[FieldProblem(refused.field, refused.reason)]
+            )
+        return proxy_error(400, refused.code, refused.reason)
     return None
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import traceback
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from engagement.api.errors import proxy_error
 from engagement.api.gate import refuse
 from engagement.observability import logger
 
@@ -15,14 +17,22 @@ def serve(app: APIGatewayHttpResolver, event: dict[str, Any], context: LambdaCon
     # API Gateway's request id ties these logs to its access log line (a plain lookup: the
     # JMESPath correlation path costs more per request than the rest of the logging).
     logger.set_correlation_id(event.get("requestContext", {}).get("requestId"))
-    response = refuse(event) or app.resolve(event, context)
-    # The stage's access log already records route, status and latency for every request.
+    try:
+        response = refuse(event) or app.resolve(event, context)
+    except Exception as exc:
+        # A bug, not bad input (bad input is a 4xx before this). The exception's message and
+        # traceback locals can quote the request (a phone number, message text): log its kind
+        # and where it was raised, and answer 500 in the one error shape.
+        logger.error("unhandled error", extra={"error": type(exc).__name__, "at": _where(exc)})
+        return proxy_error(500, "internal_error", "the request failed; it was logged")
+    # The stage's access log already records route, status and latency; never the raw path,
+    # which can hold a phone number.
     logger.debug(
-        "request",
-        extra={
-            "route": event.get("routeKey"),
-            "path": event.get("rawPath"),
-            "status": int(response.get("statusCode", 0)),
-        },
+        "request", extra={"route": event.get("routeKey"), "status": int(response.get("statusCode", 0))}
     )
     return response
+
+
+def _where(exc: BaseException) -> str:
+    frames = traceback.extract_tb(exc.__traceback__)
+    return f"{frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno}" if frames else "?"

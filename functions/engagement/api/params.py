@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import AwareDatetime, BeforeValidator
 
 from engagement.domain import clock
+from engagement.domain.events import IDENTIFIER_PATTERN
 from engagement.domain.timefmt import parse_rfc3339
 
 
@@ -21,6 +23,29 @@ AsOf = Annotated[
     BeforeValidator(_instant),
     Query(description="Evaluate the score at this RFC 3339 instant instead of now"),
 ]
+
+
+UserId = Annotated[
+    str,
+    Path(
+        min_length=1, max_length=128, pattern=IDENTIFIER_PATTERN, description="A user id as events carry it"
+    ),
+]
+ItemId = Annotated[
+    str,
+    Path(
+        min_length=1, max_length=128, pattern=IDENTIFIER_PATTERN, description="An item id as events carry it"
+    ),
+]
+
+
+def calendar_day(value: object) -> object:
+    """``YYYY-MM-DD`` and only that: pydantic alone would read ``0`` as 1970-01-01."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("must be a date written YYYY-MM-DD")
+    return value
 
 
 def at_or_now(as_of: datetime | None) -> datetime:

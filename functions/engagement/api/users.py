@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from engagement import deps
 from engagement.api import openapi
 from engagement.api.contacts import get_funnel, get_history, get_score, list_segment
-from engagement.api.params import AsOf
+from engagement.api.params import AsOf, ItemId, UserId
 from engagement.api.params import at_or_now as _at
 from engagement.api.resolver import resolver_for
 from engagement.api.score_models import EngagementDetail, EngagementList, EngagementSummary, UserStatsResponse
@@ -20,7 +20,7 @@ from engagement.domain.queries import engagement, ranked_engagements, user_stats
 Limit = Annotated[int, Query(ge=1, le=100, description="How many items, highest score first")]
 
 
-def list_engagements(user_id: str, limit: Limit = 10, as_of: AsOf = None) -> EngagementList:
+def list_engagements(user_id: UserId, limit: Limit = 10, as_of: AsOf = None) -> EngagementList:
     """The items a user engages with most
 
     Every (user, item) engagement of the user, scored at `as_of` (default: now) and ordered by
@@ -36,7 +36,7 @@ def list_engagements(user_id: str, limit: Limit = 10, as_of: AsOf = None) -> Eng
     )
 
 
-def get_engagement(user_id: str, item_id: str, as_of: AsOf = None) -> EngagementDetail:
+def get_engagement(user_id: UserId, item_id: ItemId, as_of: AsOf = None) -> EngagementDetail:
     """One engagement with its score components
 
     The score, its components, counts by event type and the first and last interaction.
@@ -49,7 +49,7 @@ def get_engagement(user_id: str, item_id: str, as_of: AsOf = None) -> Engagement
     return EngagementDetail.of(user_id, at, LINEAR.name, scored)
 
 
-def get_stats(user_id: str, as_of: AsOf = None) -> UserStatsResponse:
+def get_stats(user_id: UserId, as_of: AsOf = None) -> UserStatsResponse:
     """A user's engagement statistics
 
     Lifetime interaction totals, the items currently engaged with, and the five most engaged.

@@ -25,6 +25,10 @@ def source_of(module: str) -> WebhookSource:
     return source
 
 
+def acknowledgement_types(module: str) -> tuple[str, ...]:
+    return source_of(module).acknowledgement_types
+
+
 def operation(route: RouteSpec, app: Callable[[], APIGatewayHttpResolver]) -> Callable[[], Response[str]]:
     """The route function for a webhook route: named after the route's operation, documented by
     its source (the OpenAPI document reads both)."""

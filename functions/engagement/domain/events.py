@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
@@ -16,29 +17,46 @@ from typing import Annotated, Any
 from pydantic import (
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     JsonValue,
     StringConstraints,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
 )
 
 from engagement.domain.errors import FieldProblem
 from engagement.domain.event_types import EventType
-from engagement.domain.timefmt import rfc3339
+from engagement.domain.strict_json import NUMBER_RULE, fits_dynamodb
+from engagement.domain.timefmt import parse_rfc3339, rfc3339
 
 CONTEXT_MAX_CHARS = 200
+_SURROGATE = re.compile("[\ud800-\udfff]")
 METADATA_MAX_BYTES = 2048
 MAX_VALUE = Decimal(10) ** 12
 FUTURE_TOLERANCE = timedelta(minutes=5)
 
-# Identifiers end up in DynamoDB keys and in URL paths, so whitespace, control characters and
-# "/" (which would split a path segment) are refused rather than escaped.
-Identifier = Annotated[
-    str,
-    StringConstraints(min_length=1, max_length=128, pattern=r"^[^\s/\x00-\x1f\x7f]+$"),
-]
+IDENTIFIER_PATTERN = r"^[\w\-.~()'!*:@,;=+&$<>\[\]{}|^]+$"
+"""Identifiers end up in DynamoDB keys and in URL paths, so an id is letters and digits (any
+script), ``_`` and the punctuation a path segment carries unambiguously: the characters a
+Powertools route parameter matches, minus the space, "%" (API Gateway decodes it twice), "/",
+"?" and "#". Every id stored can then be asked for by path. Pydantic itself refuses unpaired
+surrogates in a constrained string (no UTF-8 encoder can write them)."""
+Identifier = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=IDENTIFIER_PATTERN)]
+
+
+def _instant(value: object) -> object:
+    """An RFC 3339 string, and only that: a bare number would be read as epoch seconds."""
+    if isinstance(value, datetime):
+        return value  # built in code (webhook adapters), already an instant
+    if not isinstance(value, str):
+        raise ValueError("must be an RFC 3339 timestamp string (for example 2026-01-01T00:00:00Z)")
+    return parse_rfc3339(value)
+
+
+Instant = Annotated[AwareDatetime, BeforeValidator(_instant)]
 EventId = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[!-~]+$")]
 Source = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_.-]*$")]
 
@@ -52,7 +70,9 @@ class _EventFields(BaseModel):
     user_id: Identifier = Field(description="Who: a Telegram user id, or a phone number in E.164")
     item_id: Identifier = Field(description="What: an issue key such as AI-1799, or a campaign id")
     type: EventType
-    occurred_at: AwareDatetime = Field(description="RFC 3339 with an offset; stored in UTC")
+    occurred_at: Instant = Field(
+        description="RFC 3339 with an offset, 1970-01-01T00:00:00Z to 2999-12-31T23:59:59Z; stored in UTC"
+    )
     value: Annotated[Decimal, Field(ge=0, le=MAX_VALUE, allow_inf_nan=False)] | None = Field(
         default=None, description="Money, only for converted events"
     )
@@ -60,9 +80,12 @@ class _EventFields(BaseModel):
         default=None, description=f"Free text, truncated to {CONTEXT_MAX_CHARS} characters"
     )
     source: Source = "api"
-    metadata: dict[str, JsonValue] | None = Field(
-        default=None, description=f"Small JSON object, at most {METADATA_MAX_BYTES} bytes serialized"
-    )
+    metadata: Annotated[
+        dict[str, JsonValue] | None,
+        # Any JSON object: spelled out plainly, not as pydantic's recursive JsonValue schema,
+        # which client generators and fuzzers handle poorly.
+        WithJsonSchema({"anyOf": [{"type": "object"}, {"type": "null"}]}),
+    ] = Field(default=None, description=f"Small JSON object, at most {METADATA_MAX_BYTES} bytes serialized")
 
     @field_validator("value")
     @classmethod
@@ -71,22 +94,35 @@ class _EventFields(BaseModel):
         kind = info.data.get("type")  # absent when the type itself was invalid: that error suffices
         if value is not None and kind is not None and kind is not EventType.CONVERTED:
             raise ValueError("is only allowed on converted events")
+        if value is not None and not fits_dynamodb(value):
+            raise ValueError(NUMBER_RULE)  # refused here, or the write fails after earlier ones
         return value
 
     @field_validator("occurred_at")
     @classmethod
     def _to_utc(cls, value: datetime) -> datetime:
-        return value.astimezone(UTC)
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("must be between 1970-01-01T00:00:00Z and 2999-12-31T23:59:59Z") from None
 
     @field_validator("context")
     @classmethod
     def _truncate(cls, value: str | None) -> str | None:
-        return None if value is None else value[:CONTEXT_MAX_CHARS]
+        if value is None:
+            return None
+        # Free text from chats and providers: an unpaired surrogate (which no UTF-8 encoder can
+        # write) becomes U+FFFD rather than failing the whole event.
+        return _SURROGATE.sub("\ufffd", value[:CONTEXT_MAX_CHARS])
 
     @field_validator("metadata")
     @classmethod
     def _small(cls, value: dict[str, JsonValue] | None) -> dict[str, JsonValue] | None:
-        if value is not None and len(_canonical_json(value).encode()) > METADATA_MAX_BYTES:
+        if value is None:
+            return None
+        if not all(_storable(leaf) for leaf in _leaves(value)):
+            raise ValueError(f"every number {NUMBER_RULE}, and no text may hold unpaired surrogates")
+        if len(_canonical_json(value).encode()) > METADATA_MAX_BYTES:
             raise ValueError(f"metadata must serialize to at most {METADATA_MAX_BYTES} bytes")
         return value
 
@@ -144,6 +180,38 @@ def future_problems(events: list[EngagementEvent], now: datetime) -> list[FieldP
         for index, event in enumerate(events)
         if event.occurred_at > limit
     ]
+
+
+def _leaves(value: JsonValue) -> list[JsonValue]:
+    """Every scalar in a JSON value, keys included (without recursion: depth is bounded at parse)."""
+    found: list[JsonValue] = []
+    stack: list[JsonValue] = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            found.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+        else:
+            found.append(node)
+    return found
+
+
+def _storable(leaf: JsonValue) -> bool:
+    if isinstance(leaf, bool) or leaf is None:
+        return True
+    if isinstance(leaf, int | float):
+        try:
+            return fits_dynamodb(Decimal(repr(leaf)))
+        except (ArithmeticError, ValueError):  # repr refuses integers of over 4,300 digits
+            return False
+    if isinstance(leaf, str):
+        try:
+            leaf.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+    return True
 
 
 def _decimal_text(value: Decimal) -> str:

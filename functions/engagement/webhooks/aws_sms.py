@@ -11,16 +11,18 @@ voice"]; replies carry ``originationNumber``, ``messageBody`` and ``inboundMessa
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from engagement.domain import strict_json
+from engagement.domain.timefmt import LATEST, to_ms
 from engagement.webhooks.request import WebhookRequest
 from engagement.webhooks.sms import SmsOutcome, SmsSignal, SmsSource, classify_inbound, e164
 from engagement.webhooks.source import MalformedCallback, Verdict
 
 NAME = "aws_sms"
+LATEST_MS = to_ms(LATEST)
 
 DELIVERED = frozenset({"TEXT_DELIVERED", "TEXT_SUCCESSFUL"})  # used interchangeably by country
 BOUNCED = frozenset(
@@ -42,7 +44,7 @@ INTERMEDIATE = frozenset({"TEXT_QUEUED", "TEXT_PENDING", "TEXT_SENT", "TEXT_UNKN
 def parse_message(message: str, now: datetime) -> list[SmsSignal]:
     """One SNS message (its ``Message`` string) as signals; raises MalformedCallback."""
     try:
-        body = json.loads(message)
+        body = strict_json.parse(message)
     except ValueError as exc:
         raise MalformedCallback("the SNS message is not JSON") from exc
     if not isinstance(body, Mapping):
@@ -104,7 +106,7 @@ def _campaign(body: Mapping[str, Any]) -> str | None:
 
 def _timestamp(value: Any, default: datetime) -> datetime:
     """``eventTimestamp`` is epoch milliseconds."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
+    if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= LATEST_MS:
         return datetime.fromtimestamp(value / 1000, UTC)
     return default
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from engagement import secrets
 from engagement.api.error_body import error_body
+from engagement.domain.errors import InvalidInput
 from engagement.domain.ingestion import Tally, ingest
 from engagement.observability import logger
 from engagement.webhooks.request import WebhookRequest
@@ -51,10 +52,17 @@ def receive(
             return refusal
     try:
         translation = source.translate(request, now, settings)
+        tally = Tally.of(ingest(translation.events, store, now)) if translation.events else Tally()
     except MalformedCallback as exc:
         logger.warning("webhook refused: malformed", extra={"source": source.name, "error": str(exc)})
         return _error(400, exc.code, f"not a {source.name} callback this service understands: {exc}")
-    tally = Tally.of(ingest(translation.events, store, now)) if translation.events else Tally()
+    except (ValueError, ArithmeticError, InvalidInput) as exc:
+        # A verified request whose values no event can hold (a field out of range, a number the
+        # store cannot write). Its message may quote the request, so only its kind is logged.
+        logger.warning(
+            "webhook refused: unreadable", extra={"source": source.name, "error": type(exc).__name__}
+        )
+        return _error(400, "malformed_callback", f"a value in this {source.name} callback is out of range")
     ack = source.acknowledge(translation, store, now, settings)
     logger.info(
         "webhook received",
@@ -89,9 +97,6 @@ def _verify(
     logger.warning("webhook refused", extra={"source": source.name, "verdict": verdict.value})
     if verdict is Verdict.STALE:
         return _error(403, "stale_request", "the request's timestamp is outside the allowed window")
-    if verdict is Verdict.MISSING and source.unsigned_status >= 500:
-        # The provider's own advice for an unsigned callback: a 5xx makes it retry, signed.
-        return _error(503, "unsigned_request", f"{source.name} sent the request unsigned; retry")
     return _error(401, "unauthorized", f"missing or invalid {source.credential}")
 
 

@@ -27,7 +27,7 @@ the provider's quirks, and these rules for everything after.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -178,17 +178,24 @@ class SmsSource:
     summary: str
     description: str
     credential: str = "signature"
-    unsigned_status: int = 401
 
     @property
     def name(self) -> str:
         return self.provider.name
 
+    @property
+    def acknowledgement_types(self) -> tuple[str, ...]:
+        return (self.provider.acknowledgement[0],)
+
     def verify(self, request: WebhookRequest, secret: str, now: datetime) -> Verdict:
         return self.provider.verify(request, secret, now)
 
     def translate(self, request: WebhookRequest, now: datetime, settings: Settings) -> Translation:
-        signals = self.provider.parse(request, now)
+        # Nothing happened after it was received: a time ahead of our clock is the provider's skew.
+        signals = [
+            s if s.occurred_at <= now else replace(s, occurred_at=now)
+            for s in self.provider.parse(request, now)
+        ]
         campaign = campaign_of(request)
         window = timedelta(minutes=settings.click_window_minutes)
         return Translation(

@@ -85,14 +85,13 @@ class WebhookSource(Protocol):
         ...
 
     @property
-    def credential(self) -> str:
-        """What a refused request lacked, for the 401 message ("X-Twilio-Signature")."""
+    def acknowledgement_types(self) -> tuple[str, ...]:
+        """Media types of the 2xx answers (the OpenAPI document lists them)."""
         ...
 
     @property
-    def unsigned_status(self) -> int:
-        """The status for a request with no credential at all (401, or a 5xx for providers that
-        then retry signed)."""
+    def credential(self) -> str:
+        """What a refused request lacked, for the 401 message ("X-Twilio-Signature")."""
         ...
 
     def verify(self, request: WebhookRequest, secret: str, now: datetime) -> Verdict:

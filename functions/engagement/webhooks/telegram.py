@@ -30,8 +30,10 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from engagement.domain import strict_json
 from engagement.domain.event_types import EventType
 from engagement.domain.events import EventIn, stable_id
+from engagement.domain.timefmt import LATEST
 from engagement.webhooks import source
 from engagement.webhooks.request import WebhookRequest
 from engagement.webhooks.source import Acknowledgement, MalformedCallback, Verdict
@@ -44,6 +46,7 @@ if TYPE_CHECKING:
 SECRET_HEADER = "x-telegram-bot-api-secret-token"  # noqa: S105 - a header name, not a secret
 DEFAULT_ISSUE_KEY_PATTERN = r"[A-Z]{1,4}-\d{1,5}"
 EVENT_SOURCE = "telegram"
+LATEST_EPOCH_S = int(LATEST.timestamp())
 PRIVATE = "private"
 
 
@@ -86,8 +89,9 @@ class Message(_Lenient):
     sender: User | None = Field(default=None, alias="from")
     sender_chat: Chat | None = None
     chat: Chat
-    date: int
-    edit_date: int | None = None
+    # Epoch seconds; bounded so a hostile date is a 400 naming the field, not a crash.
+    date: int = Field(ge=0, le=LATEST_EPOCH_S)
+    edit_date: int | None = Field(default=None, ge=0, le=LATEST_EPOCH_S)
     text: str | None = None
     entities: list[Entity] = Field(default_factory=list)
     caption: str | None = None
@@ -191,7 +195,8 @@ def translate(update: Update, *, bot_id: str, keys: IssueKeys, received_at: date
     opening_command = message.command()
     private = message.chat.kind() == PRIVATE
     event_type = EventType.QUERY if (private or opening_command) and not channel else EventType.MENTION
-    occurred_at = datetime.fromtimestamp(message.edit_date or message.date, UTC)
+    # Nothing happened after it was received: a date ahead of our clock is Telegram's clock skew.
+    occurred_at = min(datetime.fromtimestamp(message.edit_date or message.date, UTC), received_at)
     events = [
         EventIn(
             event_id=stable_id("tg", bot_id, message.chat.id, message.message_id, key),
@@ -264,7 +269,7 @@ class TelegramSource:
         "body. Other update types are acknowledged and ignored."
     )
     credential = "X-Telegram-Bot-Api-Secret-Token"
-    unsigned_status = 401
+    acknowledgement_types = ("text/plain", "application/json")  # empty, or a bot reply
 
     def verify(self, request: WebhookRequest, secret: str, now: datetime) -> Verdict:
         if request.header(SECRET_HEADER) is None:
@@ -273,9 +278,11 @@ class TelegramSource:
 
     def translate(self, request: WebhookRequest, now: datetime, settings: Settings) -> source.Translation:
         try:
-            document = json.loads(request.body)
-        except ValueError as exc:
-            raise MalformedCallback("the body is not JSON", code="invalid_json") from exc
+            document = strict_json.parse(request.body)
+        except strict_json.JsonRefused as exc:
+            raise MalformedCallback(
+                f"the body is not JSON this service reads: {exc.reason}", code="invalid_json"
+            ) from exc
         try:
             update = Update.model_validate(document)
         except ValidationError as exc:

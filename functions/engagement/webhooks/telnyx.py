@@ -322,9 +322,9 @@ def _occurred_at(text: str | None, now: datetime) -> datetime:
         return now
     try:
         parsed = datetime.fromisoformat(text)
-    except ValueError:
+        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+    except (ValueError, OverflowError):  # an offset can push a valid-looking text out of range
         return now
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 # ------------------------------------------------------------------ the adapter

@@ -11,11 +11,11 @@ link-preview bots are acknowledged and not counted (Twilio's own example user ag
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from engagement.domain import strict_json
 from engagement.domain.links import is_preview
 from engagement.domain.timefmt import parse_rfc3339
 from engagement.webhooks import twilio
@@ -33,7 +33,7 @@ class TwilioClicksProvider:
 
     def parse(self, request: WebhookRequest, now: datetime) -> list[SmsSignal]:
         try:
-            body = json.loads(request.body or b"null")
+            body = strict_json.parse(request.body or b"null")
         except ValueError as exc:
             raise MalformedCallback("a click callback is JSON") from exc
         data: Any = body.get("data", body) if isinstance(body, Mapping) else None

@@ -86,6 +86,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Final, TypeGuard
 
+from engagement.domain import strict_json
 from engagement.webhooks.provider import MalformedCallback, Verdict
 from engagement.webhooks.request import FORM, WebhookRequest
 from engagement.webhooks.sms import SmsOutcome, SmsSignal, SmsSource, classify_inbound, e164
@@ -239,8 +240,8 @@ def _b64url(raw: bytes) -> str:
 
 def _json_segment(segment: str) -> Any:
     try:
-        return json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
-    except (binascii.Error, ValueError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        return strict_json.parse(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    except (binascii.Error, ValueError):  # a refused or undecodable segment: no token at all
         return None
 
 
@@ -282,7 +283,7 @@ def _flat_json_pairs(body: bytes) -> list[tuple[str, str]]:
     """
     try:
         top = json.loads(body, object_pairs_hook=_JsonObject)
-    except ValueError:
+    except (ValueError, RecursionError):  # unsigned by definition: the caller refuses it as such
         return []
     if not isinstance(top, _JsonObject):
         return []
@@ -333,9 +334,9 @@ def parse_time(value: object) -> datetime | None:
         return None
     try:
         parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except (ValueError, OverflowError):  # an offset can push a valid-looking text out of range
         return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def _parse_scts(value: object) -> datetime | None:
@@ -404,7 +405,7 @@ def _sms_inbound(params: Mapping[str, str], now: datetime) -> SmsSignal:
 
 def _parse_messages(body: bytes, now: datetime) -> list[SmsSignal]:
     try:
-        data = json.loads(body)
+        data = strict_json.parse(body)
     except ValueError as error:
         raise MalformedCallback("Messages API callback is not JSON") from error
     if not isinstance(data, dict):
@@ -467,8 +468,9 @@ class VonageProvider:
         """JWT when a Bearer token is present, else the SMS API ``sig``; MISSING when neither.
 
         Vonage notes that "in the rare case of an internal error" a Messages callback may come
-        unsigned and that a 5xx makes it retry; that request is MISSING here, and answering it
-        with a 5xx rather than a 401 is the route's call.
+        unsigned and that a 5xx makes it retry. That request is MISSING here and refused with a
+        401 like any unauthenticated one: answering 5xx would let any anonymous caller trip the
+        5xx alarm, and an unsigned callback could not be trusted anyway.
         """
         token = _bearer(request)
         if token is not None:
@@ -506,9 +508,7 @@ SOURCE = SmsSource(
     description=(
         "Verified with the signature secret: the SMS API's `sig` parameter (md5hash, HMAC-MD5, SHA1, "
         "SHA256, SHA512) or the Messages API's `Authorization: Bearer` JWT with its `payload_hash`. "
-        "An unsigned callback answers 503, so Vonage retries it signed."
+        "An unsigned callback is refused with 401 like any other unauthenticated request."
     ),
     credential="Vonage signature",
-    # An unsigned request: Vonage's advice is a 5xx, which makes it retry with a signature.
-    unsigned_status=503,
 )
