@@ -3,23 +3,42 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+HASH := $(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+RUN_STAMP := $(VENV)/.installed-run-$(HASH)
+STAMP := $(VENV)/.installed-dev-$(HASH)
+# Show what pip is doing on a first install (a quiet pip looks like a hang), not every line.
+PIP_PROGRESS := { grep --line-buffered -E '^(Collecting|Installing|Successfully|ERROR)' || true; }
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export AWS_ACCOUNT_ID_ENDPOINT_MODE := disabled
 
-.PHONY: install run test lint typecheck unit bench backtest synth clean node
+.PHONY: install install-run run test lint typecheck unit bench backtest synth clean node
 
-$(STAMP): pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	@rm -f $(VENV)/.installed-*
+$(VENV)/bin/python:
+	@echo "creating $(VENV)"
+	@$(PYTHON) -m venv $(VENV)
+
+# make run installs only what running needs: the runtime and moto's server.
+$(RUN_STAMP): pyproject.toml | $(VENV)/bin/python
+	@echo "installing what the runner needs (first run only)"
+	@$(BIN)/python -m pip install --disable-pip-version-check -e '.[local]' | $(PIP_PROGRESS)
+	@rm -f $(VENV)/.installed-run-*
 	@touch $@
+
+# make test and the other targets install everything: test, lint and CDK tooling too.
+$(STAMP): pyproject.toml | $(VENV)/bin/python
+	@echo "installing the test, lint and CDK tooling (first time only)"
+	@$(BIN)/python -m pip install --disable-pip-version-check -e '.[dev]' | $(PIP_PROGRESS)
+	@rm -f $(VENV)/.installed-dev-* $(VENV)/.installed-run-*
+	@touch $@ $(RUN_STAMP)
+
+install-run: $(RUN_STAMP)
 
 install: $(STAMP)
 
-run: install
+run: install-run
 	$(BIN)/python -m infra.local
 
 lint: install
