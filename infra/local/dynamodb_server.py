@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from infra.local import moto_scale
 from infra.local.faults import Faults
 
 if TYPE_CHECKING:
@@ -58,6 +59,9 @@ class DynamoDBServer:
 
     def start(self) -> str:
         """Serve in a background thread; returns the endpoint URL."""
+        # Transactions that copy what they touch, not whole tables (the runner grew to 10 GB
+        # scoring SMS events without it), scans that cost a page, iterators that expire.
+        moto_scale.install()
         app: Any = DomainDispatcherApplication(create_backend_app)
         self._server = make_server(
             self._host,
