@@ -11,6 +11,13 @@ Design (README "State and inspection" says the same for users):
   position it observed, so no answer reflects a state a crash could take back; with nothing
   queued that wait is free. Refused writes are journaled as well: replay must meet the same
   refusals to reach the same state, and "already stored" is an acknowledgement too.
+* **Who waits.** A function running in the runner acknowledges nothing itself: the gateway
+  answers its HTTP request, the pump checkpoints its batch. So a function's own DynamoDB calls
+  (marked with ``DEFERRED_HEADER`` by a botocore hook) do not wait for the fsync one by one; the
+  gateway waits once before answering, outside the function's lock, so concurrent requests
+  share fsyncs, and the pump's checkpoint waits (the journal is ordered: a synced checkpoint
+  implies the batch's writes before it are synced). Clients outside the process (the AWS CLI,
+  a benchmark's PutItem) are answered only once their write is on disk.
 * **Deterministic replay.** A journaled write carries the runner's clock at the time it applied;
   replay sends the same request bodies, in order, through the same moto application. The records
   a write adds to a table's stream are stamped with that instant (and an event id derived from
@@ -46,12 +53,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import boto3
 from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.models.table import StreamRecord
 
 from engagement.domain.timefmt import parse_rfc3339, rfc3339
 from infra.local.journal import Entry, Journal, JournalClosed, read
-from infra.local.lambdas import REGION
+from infra.local.lambdas import REGION, in_invocation
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -70,6 +78,7 @@ MUTATIONS = frozenset(
         "ExecuteTransaction",
     }
 )
+DEFERRED_HEADER = "X-Local-Runner-Deferred"
 COMPACT_AFTER_BYTES = 64 * 1024 * 1024
 """A journal segment this large is folded into a snapshot: it bounds replay time after a crash."""
 RETAIN_CONSUMED = 1_000
@@ -338,6 +347,7 @@ class DurableDynamoDB:
             body = environ["wsgi.input"].read(length) if length else b""
             environ["wsgi.input"] = io.BytesIO(body)
             mutating = service.startswith("DynamoDB_") and operation in MUTATIONS
+            deferred = bool(environ.get("HTTP_" + DEFERRED_HEADER.upper().replace("-", "_")))
             answer: list[Any] = []
 
             def keep(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
@@ -351,7 +361,7 @@ class DurableDynamoDB:
                     at = self._now()
                     output = self._apply(app, environ, keep, at)
                     lsn = self._record(operation, body, at) if mutating else self._observed()
-                if self._journal is not None and lsn:
+                if self._journal is not None and lsn and not deferred:
                     self._journal.sync(lsn)
             except (JournalClosed, OSError) as exc:
                 return _internal_error(start_response, str(exc))
@@ -381,6 +391,28 @@ class DurableDynamoDB:
         if "\n" in text:  # JSON allows raw newlines between tokens; a journal line does not
             text = json.dumps(json.loads(text), separators=(",", ":"))
         return self._journal.append("w", f"{_ms(at)} {operation} {text}")
+
+    def mark_function_requests(self) -> None:
+        """Hook boto3's default session (before any client exists: clients copy its handlers)
+        so DynamoDB requests a function makes carry ``DEFERRED_HEADER``."""
+
+        def mark(request: Any, **_: Any) -> None:
+            if in_invocation():
+                request.headers[DEFERRED_HEADER] = "1"
+
+        if boto3.DEFAULT_SESSION is None:
+            boto3.setup_default_session()
+        assert boto3.DEFAULT_SESSION is not None
+        boto3.DEFAULT_SESSION.events.register("request-created.dynamodb", mark)
+
+    def sync_observed(self) -> None:
+        """Return once everything written so far is on disk: the gateway calls it before it
+        answers, so no response reports a write a crash could take back."""
+        journal = self._journal
+        if journal is not None:
+            lsn = journal.last_lsn
+            if lsn:
+                journal.sync(lsn)
 
     def _observed(self) -> int:
         return self._journal.last_lsn if self._journal is not None else 0

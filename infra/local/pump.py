@@ -176,6 +176,8 @@ class StreamPump:
 
     def step(self, *, flush: bool = False) -> bool:
         """Poll once and deliver at most one batch per shard; True when anything happened."""
+        if self.faults.stream_held:
+            return False  # the scorer is down: its records wait in the stream, unread
         with self._lock:
             worked = False
             for shard_id, records in self.reader.poll_shards().items():

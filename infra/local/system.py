@@ -125,6 +125,7 @@ class LocalSystem:
             self.config.host, self.config.dynamodb_port, self.faults, wrap=durable.wrap
         )
         self.dynamodb_url = self._dynamodb.start()
+        durable.mark_function_requests()
         os.environ.update(self._environment())
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         client = boto3.client("dynamodb")
@@ -184,6 +185,7 @@ class LocalSystem:
             log=lambda line: self.log("http", line),
             control=ControlApi(self).handle,
             record_to=self.config.record_to,
+            before_response=durable.sync_observed,
         )
         port = self._gateway.serve(self.config.host, self.config.port)
         self.api_url = f"http://{self.config.host}:{port}"
