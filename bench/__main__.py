@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable
 from time import perf_counter
 
-from bench import coldstart, contact_reads, ingest, maintenance, package, scoring, startup
+from bench import coldstart, contact_reads, ingest, maintenance, package, runner, scoring, startup
 from bench.report import RESULTS_PATH, Section, save
 
 BENCHMARKS: dict[str, Callable[[], Section]] = {
@@ -22,6 +22,7 @@ BENCHMARKS: dict[str, Callable[[], Section]] = {
     "package": package.run,
     "maintenance": maintenance.run,
     "contact_reads": contact_reads.run,
+    "runner": runner.run,
 }
 
 

@@ -20,9 +20,9 @@ from typing import Any
 import boto3
 from moto import mock_aws
 
-from bench import moto_scale
 from bench.environment import DEPLOYED_POWERTOOLS, apply_to_this_process, function_environment
 from engagement.topology import TOPOLOGY
+from infra.local import moto_scale
 from infra.local.buses import bus_environment, create_buses
 from infra.local.lambdas import LocalContext, context_for
 from infra.local.tables import create_tables, table_environment

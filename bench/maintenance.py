@@ -13,9 +13,9 @@ functions exactly as the state machine does):
 * the projection to 100 million engagements, from the measured item sizes, changed fraction
   and writes per item, at DynamoDB on-demand prices.
 
-Why it is fair: both sides run on moto's in-process backend with ``bench.moto_scale`` (moto's own
-Scan is quadratic in the table's size; the key index makes a page cost its own size, as in
-DynamoDB), segments one after another as the local runner runs them. The job's pacing is lifted
+Why it is fair: both sides run on moto's in-process backend with ``infra.local.moto_scale``
+(moto's own Scan is quadratic in the table's size; the key index makes a page cost its own size,
+as in DynamoDB), segments one after another as the local runner runs them. The job's pacing is lifted
 for the measurement (its token buckets would otherwise set the time, by design); the
 projection applies the configured rates instead.
 """

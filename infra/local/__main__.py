@@ -3,8 +3,13 @@
     python -m infra.local [run]                   start the whole system on 127.0.0.1
     python -m infra.local clock advance 1d        move the runner's clock; due schedules run
     python -m infra.local clock set 2026-12-01T00:00:00Z
-    python -m infra.local status | settle | failures
-    python -m infra.local faults throttle-writes 3 | delay-stream 500 | clear | show
+    python -m infra.local status                  clock, pending stream records, next runs, faults
+    python -m infra.local settle                  deliver every pending stream record
+    python -m infra.local failures                what reached the on-failure store
+    python -m infra.local faults show             the faults in force
+    python -m infra.local faults clear            switch every fault off
+    python -m infra.local faults throttle-writes 3
+    python -m infra.local faults delay-stream 500
     python -m infra.local faults fail-records --user-id 42 [--times 2] [--mode error]
     python -m infra.local replay requests.jsonl --to https://<api>.execute-api...
 
@@ -12,7 +17,8 @@
 needs none: PORT (3000), DYNAMODB_PORT (8000), ENGAGEMENT_API_KEYS (generated when unset),
 LOG_LEVEL (WARNING: the functions' own JSON logs), STATE_FILE (.local/state.json; "off" keeps
 data in memory only), FRESH=1 (start clean), RECORD_TO (a JSONL file receiving every request).
-The other commands talk to a running runner at --url (default http://127.0.0.1:$PORT).
+The other commands talk to the runner that wrote RUNNER_FILE (.local/runner.json) when it is
+running, else to --url (default http://127.0.0.1:$PORT).
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ from types import FrameType
 from typing import Any
 
 from engagement.topology import TOPOLOGY
-from infra.local import replay
+from infra.local import replay, runner_file
 from infra.local.console import Console
 from infra.local.system import LocalConfig, LocalSystem
 
@@ -43,6 +49,7 @@ def _truthy(name: str) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
+    shell = dict(os.environ)  # the runner replaces its environment with the functions' at start
     key_given = bool(os.environ.get("ENGAGEMENT_API_KEYS"))
     keys = os.environ.get("ENGAGEMENT_API_KEYS") or secrets.token_urlsafe(24)
     # Webhook secrets: the shell's value, or a fresh one printed at start so curl can use it
@@ -87,6 +94,10 @@ def run(args: argparse.Namespace) -> int:
     for name, value in webhook_secrets.items():
         if name not in given:
             console("info", f"{name}={value} (generated)")
+    announced = runner_file.location(shell)
+    runner_file.write(
+        announced, api=system.api_url, dynamodb=system.dynamodb_url, state_file=config.state_file
+    )
     # A key the shell gave is a secret someone chose: named, never printed.
     shown = "from ENGAGEMENT_API_KEYS" if key_given else keys.split(",")[0].strip()
     print(f"ready: API {system.api_url}  DynamoDB {system.dynamodb_url}  API key {shown}", flush=True)
@@ -94,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
         time.sleep(0.2)
     console("info", "stopping")
     system.stop()
+    runner_file.remove(announced)
     return 0
 
 
@@ -155,17 +167,21 @@ def control(args: argparse.Namespace) -> int:
         method, path, body = ("GET" if args.action == "show" else "DELETE"), "/_local/faults", None
     else:
         method, path, body = "POST", "/_local/faults", _fault_body(args)
-    return _call(args.url, method, path, body)
+    return _call(args.url or runner_file.discover(os.environ), method, path, body)
 
 
 def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(prog="python -m infra.local", description=__doc__.split("\n\n")[0])
+    root = argparse.ArgumentParser(
+        prog="python -m infra.local",
+        description=__doc__.split("\n\n")[0],
+        epilog=__doc__.split("\n\n")[1],  # every command on its own line: faults show, faults clear, ...
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = root.add_subparsers(dest="command")
     start = commands.add_parser("run", help="start the whole system (the default)")
     start.add_argument("--fresh", action="store_true", help="ignore saved state")
     start.add_argument("--record", metavar="FILE", help="append every request to this JSONL file")
 
-    default_url = f"http://127.0.0.1:{os.environ.get('PORT', '3000')}"
     clock = commands.add_parser("clock", help="advance or set the runner's clock")
     clock.add_argument("action", choices=["advance", "set"])
     clock.add_argument("value", help="a duration (90s, 15m, 2h, 3d, 1w, P1DT2H) or an RFC 3339 instant")
@@ -175,9 +191,18 @@ def parser() -> argparse.ArgumentParser:
         ("failures", "list the on-failure store"),
     ):
         commands.add_parser(name, help=text)
-    faults = commands.add_parser("faults", help="switch faults on or off")
+    faults = commands.add_parser(
+        "faults",
+        help="switch faults on or off",
+        description="One action per command: faults show, faults clear, faults throttle-writes N, "
+        "faults delay-stream MS, faults fail-records --user-id ID.",
+    )
     faults.add_argument(
-        "action", choices=["show", "clear", "throttle-writes", "delay-stream", "fail-records"]
+        "action",
+        choices=["show", "clear", "throttle-writes", "delay-stream", "fail-records"],
+        help="show: the faults in force; clear: switch every fault off; throttle-writes N: throttle "
+        "the next N DynamoDB writes; delay-stream MS: delay every stream delivery; fail-records: "
+        "fail the scorer on matching records",
     )
     faults.add_argument("value", nargs="?", help="N writes, or delay in ms")
     faults.add_argument("--user-id")
@@ -188,7 +213,11 @@ def parser() -> argparse.ArgumentParser:
     faults.add_argument("--mode", choices=["partial", "error"], default="partial")
     replay.add_arguments(commands.add_parser("replay", help="send a recorded JSONL file to a base URL"))
     for sub in (clock, faults, *(commands.choices[n] for n in ("status", "settle", "failures"))):
-        sub.add_argument("--url", default=default_url, help=f"the running runner (default {default_url})")
+        sub.add_argument(
+            "--url",
+            help="the running runner (default: the one RUNNER_FILE, .local/runner.json, announces; "
+            "else http://127.0.0.1:$PORT)",
+        )
     return root
 
 

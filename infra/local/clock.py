@@ -7,6 +7,7 @@ Installed as the process clock, so handlers, the stream pump and the scheduler a
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 
@@ -14,6 +15,9 @@ class RunnerClock:
     def __init__(self, start: datetime | None = None) -> None:
         self._lock = threading.Lock()
         self._offset = timedelta(0) if start is None else start.astimezone(UTC) - datetime.now(UTC)
+        self.on_move: Callable[[datetime], None] | None = None
+        """Called (outside the lock) after every advance or set, with the new "now": the runner
+        makes it durable, so a restart never puts the clock back."""
 
     def now(self) -> datetime:
         with self._lock:
@@ -29,11 +33,16 @@ class RunnerClock:
             raise ValueError("the clock only moves forward")
         with self._lock:
             self._offset += delta
-            return datetime.now(UTC) + self._offset
+            moved = datetime.now(UTC) + self._offset
+        if self.on_move is not None:
+            self.on_move(moved)
+        return moved
 
     def set(self, instant: datetime) -> datetime:
         if instant.tzinfo is None:
             raise ValueError("instant must be timezone-aware")
         with self._lock:
             self._offset = instant.astimezone(UTC) - datetime.now(UTC)
-            return instant.astimezone(UTC)
+        if self.on_move is not None:
+            self.on_move(instant.astimezone(UTC))
+        return instant.astimezone(UTC)

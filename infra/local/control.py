@@ -8,6 +8,7 @@ GET    /_local/buses/<key> every event published on an EventBridge bus (band cha
 GET    /_local/faults      the faults in force
 POST   /_local/faults      {"throttle_writes": 3} {"stream_delay_ms": 500}
                            {"fail_records": {"user_id": "42", "times": 2, "mode": "partial"}}
+                           {"hold_stream": true} (the scorer is down until false)
 DELETE /_local/faults      clear every fault
 """
 

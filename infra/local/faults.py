@@ -46,12 +46,14 @@ class Faults:
     """The next N DynamoDB write requests answer ProvisionedThroughputExceededException."""
     stream_delay_s: float = 0.0
     """Extra wait before every stream delivery."""
+    stream_held: bool = False
+    """The scorer is down: records pile up in the stream until released (or the runner stops)."""
     record_rules: list[RecordFailureRule] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def configure(self, settings: Mapping[str, Any]) -> None:
         """Apply a JSON request body from ``POST /_local/faults``; raises ValueError on bad input."""
-        unknown = set(settings) - {"throttle_writes", "stream_delay_ms", "fail_records"}
+        unknown = set(settings) - {"throttle_writes", "stream_delay_ms", "fail_records", "hold_stream"}
         if unknown:
             raise ValueError(f"unknown fault settings: {', '.join(sorted(unknown))}")
         with self._lock:
@@ -61,10 +63,14 @@ class Faults:
                 self.stream_delay_s = _non_negative_int(settings["stream_delay_ms"], "stream_delay_ms") / 1000
             if "fail_records" in settings:
                 self.record_rules.append(_rule(settings["fail_records"]))
+            if "hold_stream" in settings:
+                if not isinstance(settings["hold_stream"], bool):
+                    raise ValueError("hold_stream must be true or false")
+                self.stream_held = settings["hold_stream"]
 
     def clear(self) -> None:
         with self._lock:
-            self.throttle_writes, self.stream_delay_s = 0, 0.0
+            self.throttle_writes, self.stream_delay_s, self.stream_held = 0, 0.0, False
             self.record_rules.clear()
 
     def snapshot(self) -> dict[str, Any]:
@@ -72,6 +78,7 @@ class Faults:
             return {
                 "throttle_writes": self.throttle_writes,
                 "stream_delay_ms": int(self.stream_delay_s * 1000),
+                "hold_stream": self.stream_held,
                 "fail_records": [asdict(rule) for rule in self.record_rules if not rule.exhausted],
             }
 

@@ -80,7 +80,11 @@ class Gateway:
         log: Callable[[str], None],
         control: ControlHandler | None = None,
         record_to: Path | None = None,
+        before_response: Callable[[], None] | None = None,
     ) -> None:
+        """``before_response`` runs after a request was handled and before its answer is sent
+        (the runner waits there until what the request wrote is durable)."""
+        self.before_response = before_response
         self.routes = routes
         self.functions = functions
         self.clock = clock
@@ -154,6 +158,8 @@ class Gateway:
                 host_header = self.headers.get("Host") or host
                 try:
                     response = gateway.handle(request, domain_name=host_header.split(":")[0])
+                    if gateway.before_response is not None:
+                        gateway.before_response()
                 except Exception as exc:
                     response = lambda_error_response(f"runner error: {type(exc).__name__}")
                 self._send(response)

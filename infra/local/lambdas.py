@@ -19,6 +19,13 @@ from engagement.topology import TOPOLOGY, FunctionSpec
 REGION = "us-east-1"
 ACCOUNT = "000000000000"
 
+_invoking = threading.local()
+
+
+def in_invocation() -> bool:
+    """Whether this thread is running a function now (its DynamoDB calls are the function's)."""
+    return bool(getattr(_invoking, "depth", 0))
+
 
 @dataclass
 class LocalContext:
@@ -78,7 +85,11 @@ class LocalFunction:
         with self._lock:
             self.load()
             assert self._entry is not None
-            return self._entry(event, context_for(self.spec))
+            _invoking.depth = getattr(_invoking, "depth", 0) + 1
+            try:
+                return self._entry(event, context_for(self.spec))
+            finally:
+                _invoking.depth -= 1
 
 
 def load_functions() -> dict[str, LocalFunction]:

@@ -42,10 +42,14 @@ class FailureStore:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._messages: list[dict[str, Any]] = []
+        self.on_add: Callable[[dict[str, Any]], None] | None = None
+        """Called with each message before ``add`` returns (the runner makes it durable)."""
 
     def add(self, message: dict[str, Any]) -> None:
         with self._lock:
             self._messages.append(message)
+        if self.on_add is not None:
+            self.on_add(message)
 
     def messages(self) -> list[dict[str, Any]]:
         with self._lock:
@@ -76,6 +80,8 @@ class _ShardState:
     retries_head: int | None = None
     planned_sizes: list[int] = field(default_factory=list)
     """Batch sizes imposed by bisection, consumed front to back."""
+    checkpoint: int | None = None
+    """The last checkpoint reported: the first sequence number not yet consumed."""
 
 
 class StreamPump:
@@ -90,8 +96,16 @@ class StreamPump:
         log: Callable[[str], None],
         faults: Faults | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        on_checkpoint: Callable[[str, int], None] | None = None,
+        age_credit: Callable[[int], int] | None = None,
     ) -> None:
+        """``on_checkpoint(shard_id, sequence)`` is called, under the pump's lock, whenever every
+        record before ``sequence`` has been consumed (delivered, filtered out or discarded): the
+        runner makes it durable before the next batch. ``age_credit(created_s)`` gives seconds
+        not to count in a record's age (the runner was stopped)."""
         self.mapping = mapping
+        self.on_checkpoint = on_checkpoint
+        self.age_credit = age_credit
         self._monotonic = monotonic
         self.faults = faults or Faults(log=log)
         self.reader = reader
@@ -105,6 +119,11 @@ class StreamPump:
         self._thread: threading.Thread | None = None
         self.name = f"{mapping.table} -> {mapping.function}"
         self.stats = PumpStats()
+        # Read without the lock by status requests, which must answer while a batch runs (the
+        # lock is held for the whole batch); plain ints, written under the lock.
+        self._pending_total = 0
+        self.in_flight = 0
+        """Records of the batch being delivered now (0 between batches)."""
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -122,22 +141,43 @@ class StreamPump:
         self._thread = threading.Thread(target=loop, name=f"pump-{self.mapping.function}", daemon=True)
         self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, timeout_s: float = 120.0) -> bool:
+        """Stop polling; waits for the batch in flight to finish (its checkpoint with it).
+        False when it did not finish in time (it is then delivered again after a restart)."""
         self._stop.set()
         if self._thread:
-            self._thread.join(timeout=5)
+            self._thread.join(timeout=timeout_s)
+            return not self._thread.is_alive()
+        return True
 
-    def drain(self, timeout_s: float = 30.0) -> None:
-        """Deliver everything available now, ignoring the batching window; returns when idle."""
-        deadline = time.monotonic() + timeout_s
+    def drain(self, stalled_s: float = 30.0) -> None:
+        """Deliver everything available now, ignoring the batching window; returns when idle.
+
+        A long backlog is not a failure: this gives up only when ``stalled_s`` pass without
+        the checkpoint moving (a batch retried over and over, say)."""
+        progress = self._progress()
+        deadline = time.monotonic() + stalled_s
         while self.step(flush=True):
-            if time.monotonic() > deadline:
-                raise TimeoutError("the stream did not settle")
+            now = self._progress()
+            if now != progress:
+                progress, deadline = now, time.monotonic() + stalled_s
+            elif time.monotonic() > deadline:
+                raise TimeoutError(f"the stream made no progress for {stalled_s:.0f} s")
+
+    def _progress(self) -> dict[str, int | None]:
+        """Where each shard's consumption stands: a retried batch does not move it."""
+        with self._lock:
+            return {shard_id: self._consumed(shard_id, state) for shard_id, state in self._shards.items()}
+
+    def _consumed(self, shard_id: str, state: _ShardState) -> int | None:
+        return sequence_of(state.pending[0]) if state.pending else self.reader.next_sequence(shard_id)
 
     # ------------------------------------------------------------------ delivery
 
     def step(self, *, flush: bool = False) -> bool:
         """Poll once and deliver at most one batch per shard; True when anything happened."""
+        if self.faults.stream_held:
+            return False  # the scorer is down: its records wait in the stream, unread
         with self._lock:
             worked = False
             for shard_id, records in self.reader.poll_shards().items():
@@ -147,11 +187,23 @@ class StreamPump:
                     state.waiting_since = self._monotonic()
                 state.pending.extend(wanted)
                 worked = worked or bool(records)
+            self._pending_total = sum(len(s.pending) for s in self._shards.values())
             for shard_id, state in self._shards.items():
                 if state.pending and (flush or self._batch_ready(state)):
                     self._deliver(shard_id, state)
                     worked = True
+            self._pending_total = sum(len(s.pending) for s in self._shards.values())
+            self._report_checkpoints()
             return worked
+
+    def _report_checkpoints(self) -> None:
+        if self.on_checkpoint is None:
+            return
+        for shard_id, state in self._shards.items():
+            consumed = self._consumed(shard_id, state)
+            if consumed is not None and consumed != state.checkpoint:
+                self.on_checkpoint(shard_id, consumed)
+                state.checkpoint = consumed
 
     def _batch_ready(self, state: _ShardState) -> bool:
         if len(state.pending) >= self.mapping.batch_size or state.planned_sizes:
@@ -170,7 +222,11 @@ class StreamPump:
         self.stats.invocations += 1
         self.stats.records_delivered += len(batch)
         self.stats.largest_batch = max(self.stats.largest_batch, len(batch))
-        outcome = self._invoke(batch)
+        self.in_flight = len(batch)
+        try:
+            outcome = self._invoke(batch)
+        finally:
+            self.in_flight = 0
         took_ms = (time.monotonic() - started) * 1000
         head = sequence_of(batch[0])
 
@@ -247,8 +303,9 @@ class StreamPump:
         oldest_allowed = self.clock.now() - timedelta(seconds=self.mapping.max_record_age_s)
         expired = 0
         for record in state.pending:
-            created = datetime.fromtimestamp(int(record["dynamodb"]["ApproximateCreationDateTime"]), UTC)
-            if created >= oldest_allowed:
+            created_s = int(record["dynamodb"]["ApproximateCreationDateTime"])
+            credit = self.age_credit(created_s) if self.age_credit else 0
+            if datetime.fromtimestamp(created_s + credit, UTC) >= oldest_allowed:
                 break
             expired += 1
         if expired:
@@ -307,8 +364,8 @@ class StreamPump:
         }
 
     def pending(self) -> int:
-        with self._lock:
-            return sum(len(s.pending) for s in self._shards.values())
+        """Records read and not yet consumed, as of the last poll; never waits for a batch."""
+        return self._pending_total
 
 
 def _partial_outcome(response: Any, batch: Sequence[LambdaRecord]) -> _Outcome:

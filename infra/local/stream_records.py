@@ -61,6 +61,8 @@ def stream_arn(client: DynamoDBClient, table: str) -> str:
 class ShardCursor:
     shard_id: str
     iterator: str | None
+    next_sequence: int | None = None
+    """The sequence number after the last record read (None: nothing read, start unknown)."""
 
 
 @dataclass
@@ -74,6 +76,9 @@ class StreamReader:
     """Maps a record's wall-clock creation time to the runner's clock (None: keep it)."""
     annotate: Callable[[LambdaRecord], LambdaRecord] | None = None
     """Adds what DynamoDB knows and moto does not (the TTL service identity on expiries)."""
+    start_at: int | None = None
+    """Start at this sequence number (a checkpoint kept across restarts) instead of the
+    starting position."""
     _cursors: dict[str, ShardCursor] = field(default_factory=dict)
 
     def poll(self, limit: int = 1000) -> list[LambdaRecord]:
@@ -91,11 +96,18 @@ class StreamReader:
                 cursor.iterator = page.get("NextShardIterator")
                 batch = page.get("Records", [])
                 records.extend(self._shape(r) for r in batch)
+                if batch:
+                    cursor.next_sequence = int(batch[-1]["dynamodb"]["SequenceNumber"]) + 1
                 if not batch:
                     break
             if records:
                 found[cursor.shard_id] = records
         return found
+
+    def next_sequence(self, shard_id: str) -> int | None:
+        """Where reading the shard continues: every record before it has been read."""
+        cursor = self._cursors.get(shard_id)
+        return cursor.next_sequence if cursor else None
 
     def skip_to_end(self) -> int:
         """Move past every record available now (records of restored data are not news)."""
@@ -116,9 +128,17 @@ class StreamReader:
             shard_id = shard["ShardId"]
             if shard_id in self._cursors:
                 continue
-            iterator = self.client.get_shard_iterator(
-                StreamArn=self.arn,
-                ShardId=shard_id,
-                ShardIteratorType=self.starting_position,  # type: ignore[arg-type]
-            )["ShardIterator"]
-            self._cursors[shard_id] = ShardCursor(shard_id, iterator)
+            if self.start_at is not None:
+                iterator = self.client.get_shard_iterator(
+                    StreamArn=self.arn,
+                    ShardId=shard_id,
+                    ShardIteratorType="AT_SEQUENCE_NUMBER",
+                    SequenceNumber=str(self.start_at),
+                )["ShardIterator"]
+            else:
+                iterator = self.client.get_shard_iterator(
+                    StreamArn=self.arn,
+                    ShardId=shard_id,
+                    ShardIteratorType=self.starting_position,  # type: ignore[arg-type]
+                )["ShardIterator"]
+            self._cursors[shard_id] = ShardCursor(shard_id, iterator, self.start_at)

@@ -25,6 +25,7 @@ from engagement.topology import TOPOLOGY
 from infra.local.buses import create_buses, drain
 from infra.local.clock import RunnerClock
 from infra.local.control import ControlApi
+from infra.local.durable import DurableDynamoDB, mapping_key
 from infra.local.dynamodb_server import DynamoDBServer
 from infra.local.environment import apply as apply_environment
 from infra.local.environment import function_environment
@@ -34,10 +35,10 @@ from infra.local.jobs import JobRunner
 from infra.local.lambdas import LocalFunction, load_functions
 from infra.local.pump import FailureStore, StreamPump
 from infra.local.scheduler import Firing, Scheduler
-from infra.local.state import StateFile
 from infra.local.stream_records import StreamReader, stream_arn
 from infra.local.tables import create_tables
 from infra.local.ttl import TtlSweeper
+from infra.local.upkeep import Upkeep, bus_drainer
 
 TABLE_PREFIX = "engagement"
 TICK_S = 1.0
@@ -94,6 +95,8 @@ class LocalSystem:
     """By bus key: every event published on the bus since the runner started, oldest first."""
     _bus_taps: dict[str, str] = field(init=False, default_factory=dict)
     _dynamodb: DynamoDBServer | None = field(init=False, default=None)
+    _durable: DurableDynamoDB | None = field(init=False, default=None)
+    _upkeep: Upkeep | None = field(init=False, default=None)
     _gateway: Gateway | None = field(init=False, default=None)
     _scheduler: Scheduler | None = field(init=False, default=None)
     _ttl: TtlSweeper | None = field(init=False, default=None)
@@ -107,21 +110,37 @@ class LocalSystem:
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> None:
-        state = StateFile(self.config.state_file) if self.config.state_file else None
-        saved = state.load() if state and not self.config.fresh else None
+        # Journal, snapshot and stream checkpoints (infra.local.durable): what DynamoDB acknowledged survives.
+        durable = self._durable = DurableDynamoDB(
+            self.config.state_file,
+            fresh=self.config.fresh,
+            now=self.clock.now,
+            log=lambda line: self.log("info", line),
+        )
+        saved = durable.load()
         if saved is not None:
             self.clock.set(max(saved.now, self.clock.now()))
+            durable.resumed(self.clock.now())
         process_clock.install(self.clock)
 
-        self._dynamodb = DynamoDBServer(self.config.host, self.config.dynamodb_port, self.faults)
+        self._dynamodb = DynamoDBServer(
+            self.config.host, self.config.dynamodb_port, self.faults, wrap=durable.wrap
+        )
         self.dynamodb_url = self._dynamodb.start()
+        durable.mark_function_requests()
         apply_environment(self._environment(dict(os.environ)))
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         client = boto3.client("dynamodb")
         self.tables = create_tables(client, TABLE_PREFIX)
         self._bus_taps = create_buses(boto3.client("events"), boto3.client("sqs"), TABLE_PREFIX)
+        restored = durable.restore(self.tables)
         if saved is not None:
-            self.restored = saved.restore(client, self.tables)
+            self.restored = restored.items
+            self.log("info", durable.describe(restored))
+        for message in durable.failures:
+            self.failures.add(message)
+        self.failures.on_add = durable.note_failure
+        self.clock.on_move = durable.note_clock
 
         self.functions = load_functions()
         for function in self.functions.values():
@@ -131,15 +150,16 @@ class LocalSystem:
         streams = boto3.client("dynamodbstreams")
         for mapping in TOPOLOGY.stream_mappings:
             table = self.tables[mapping.table]
+            key = mapping_key(mapping.table, mapping.function)
             reader = StreamReader(
                 streams,
                 stream_arn(client, table),
                 starting_position=mapping.starting_position,
-                created_s=lambda wall: int(self.clock.from_wall(wall).timestamp()),
+                # Stamped on the runner's clock when written (and the same again on replay).
+                created_s=lambda stamped: int(stamped.timestamp()),
                 annotate=self._ttl.annotator(table),
+                start_at=durable.stream_start(key, mapping.starting_position),
             )
-            if saved is not None:
-                reader.skip_to_end()  # restored items are not new events
             pump = StreamPump(
                 mapping,
                 reader=reader,
@@ -148,6 +168,8 @@ class LocalSystem:
                 failures=self.failures,
                 log=lambda line: self.log("stream", line),
                 faults=self.faults,
+                on_checkpoint=lambda _, sequence, key=key: durable.checkpoint(key, sequence),  # type: ignore[misc]
+                age_credit=durable.age_credit,
             )
             pump.start()
             self.pumps.append(pump)
@@ -165,31 +187,42 @@ class LocalSystem:
             log=lambda line: self.log("http", line),
             control=ControlApi(self).handle,
             record_to=self.config.record_to,
+            before_response=durable.sync_observed,
         )
         port = self._gateway.serve(self.config.host, self.config.port)
         self.api_url = f"http://{self.config.host}:{port}"
         self._ticker = threading.Thread(target=self._tick_forever, name="ticker", daemon=True)
         self._ticker.start()
+        self._upkeep = Upkeep(
+            [bus_drainer(list(self._bus_taps), self.published), durable.maybe_compact],
+            lambda line: self.log("error", line),
+        )
+        self._upkeep.start()
 
     def stop(self) -> None:
+        """Stop taking requests, let the batch in flight finish, and save everything, the stream
+        records not yet delivered included: they are delivered after the next start. Nothing
+        waits for the backlog, and nothing of it is lost."""
         self._stop.set()
         if self._gateway:
             self._gateway.stop()
         if self._ticker:
             self._ticker.join(timeout=5)
+        if self._upkeep:
+            self._upkeep.stop()
         for pump in self.pumps:
-            pump.stop()
-        if self.config.state_file and self._dynamodb:
-            self.faults.clear()  # an armed fault must not keep the last records from being delivered
-            with self._time_lock:
-                try:
-                    self._drain()
-                except TimeoutError:
-                    self.log("error", "the stream did not settle before exit; undelivered records are lost")
-                saved = StateFile(self.config.state_file).save(
-                    boto3.client("dynamodb"), self.tables, self.clock.now()
+            if not pump.stop():
+                self.log("info", f"{pump.name}: the batch in flight is delivered again after the next start")
+        if self._durable:
+            saved = self._durable.close()
+            if saved is not None:
+                kept = self._durable.undelivered(saved)
+                self.log(
+                    "info",
+                    f"state: saved {_counts({k: len(v) for k, v in saved.tables.items()})} to "
+                    f"{self.config.state_file}"
+                    + (f"; {kept} stream records not yet scored are kept for the next start" if kept else ""),
                 )
-            self.log("info", f"state: saved {_counts(saved)} to {self.config.state_file}")
         if self._dynamodb:
             self._dynamodb.stop()
 
@@ -273,13 +306,17 @@ class LocalSystem:
             "dynamodb": self.dynamodb_url,
             "tables": self.tables,
             "pending_stream_records": sum(p.pending() for p in self.pumps),
-            "streams": [{"mapping": p.name, "pending": p.pending(), **asdict(p.stats)} for p in self.pumps],
+            "streams": [
+                {"mapping": p.name, "pending": p.pending(), "in_flight": p.in_flight, **asdict(p.stats)}
+                for p in self.pumps
+            ],
             "failures": len(self.failures.messages()),
             "next_runs": {
                 name: None if at is None else rfc3339(at)
                 for name, at in (scheduler.next_fire_times() if scheduler else {}).items()
             },
             "faults": self.faults.snapshot(),
+            "state": self._durable.status() if self._durable else None,
         }
 
 

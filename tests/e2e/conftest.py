@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -75,22 +76,43 @@ class Runner:
     def logged(self, text: str) -> bool:
         return any(text in line for line in list(self.output))
 
-    def stop(self) -> int:
+    def stop(self, signum: int = signal.SIGINT) -> int:
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-        return self.process.wait(timeout=20)
+            self.process.send_signal(signum)
+        return self.process.wait(timeout=60)
+
+    def kill(self) -> None:
+        """SIGKILL: no handler runs, nothing is flushed or saved on the way out."""
+        self.process.kill()
+        self.process.wait(timeout=20)
 
 
-@contextlib.contextmanager
-def start_runner(**env_overrides: str) -> Iterator[Runner]:
+def sealed_environment(tmp: Path, **overrides: str) -> dict[str, str]:
+    """A subprocess environment built from an allowlist (tests/sealed.py), never a copy of
+    ``os.environ``."""
     env = child_environment(
         PORT=str(free_port()),
         DYNAMODB_PORT=str(free_port()),
         ENGAGEMENT_API_KEYS=KEY,
         STATE_FILE="off",  # tests never touch the developer's .local/state.json
+        RUNNER_FILE=str(tmp / "runner.json"),  # nor announce themselves in the developer's .local/
         NO_COLOR="1",
     )
-    env.update(env_overrides)
+    env.update(overrides)
+    return env
+
+
+@contextlib.contextmanager
+def start_runner(**env_overrides: str) -> Iterator[Runner]:
+    with (
+        tempfile.TemporaryDirectory(prefix="runner-") as tmp,
+        _started(sealed_environment(Path(tmp), **env_overrides)) as runner,
+    ):
+        yield runner
+
+
+@contextlib.contextmanager
+def _started(env: dict[str, str]) -> Iterator[Runner]:
     process = subprocess.Popen(
         [sys.executable, "-m", "infra.local"],
         cwd=ROOT,

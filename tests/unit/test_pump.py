@@ -34,10 +34,16 @@ class Reader:
 
     def __init__(self, *records: dict[str, Any]) -> None:
         self.queue = list(records)
+        self.next: int | None = None
 
     def poll_shards(self, limit: int = 1000) -> dict[str, list[dict[str, Any]]]:
         found, self.queue = self.queue, []
+        if found:
+            self.next = int(found[-1]["dynamodb"]["SequenceNumber"]) + 1
         return {"shard-1": found} if found else {}
+
+    def next_sequence(self, shard_id: str) -> int | None:
+        return self.next
 
 
 class Function:
@@ -201,3 +207,49 @@ def test_an_injected_record_fault_withholds_the_record_and_reports_it() -> None:
     function = Function()
     pump(Reader(record(1), record(2, "chosen"), record(3)), function, faults=faults).drain()
     assert function.batches == [[1, 3], [2, 3]]
+
+
+def test_checkpoints_follow_consumption_never_a_record_still_to_deliver() -> None:
+    """What the runner makes durable: a restart resumes at the last one, so a delivered batch is
+    not delivered again and a stored record is never skipped."""
+    reported: list[int] = []
+    function = Function(fail_users={"flaky": 1})
+    records = [record(n) for n in range(1, 6)]
+    records[2] = record(3, "flaky")
+    p = pump(
+        Reader(*records, record(6, name="REMOVE")), function, on_checkpoint=lambda _, s: reported.append(s)
+    )
+    p.drain()
+    # After the partial failure only records 1 and 2 are consumed; the retry consumes the rest,
+    # and the filtered REMOVE behind them is consumed by being read.
+    assert reported == [3, 7]
+
+
+def test_pending_and_the_batch_in_flight_are_readable_while_a_batch_holds_the_lock() -> None:
+    seen: list[tuple[int, int]] = []
+    p: StreamPump
+
+    class Slow(Function):
+        def invoke(self, event: dict[str, Any]) -> Any:
+            # Another thread asking for status now must not wait for this batch.
+            assert not p._lock.acquire(blocking=False)
+            seen.append((p.pending(), p.in_flight))
+            return super().invoke(event)
+
+    p = pump(Reader(*(record(n) for n in range(1, 151))), Slow())
+    p.drain()
+    assert seen == [(150, 100), (50, 50)]
+    assert (p.pending(), p.in_flight) == (0, 0)
+
+
+def test_time_the_runner_was_stopped_does_not_age_a_record() -> None:
+    failures = FailureStore()
+    function = Function()
+    old = START - timedelta(seconds=MAPPING.max_record_age_s + 3600)
+    credit = {int(old.timestamp()): 7200}  # stopped for two hours after the record was stored
+    p = pump(
+        Reader(record(1, created=old)), function, failures=failures, age_credit=lambda s: credit.get(s, 0)
+    )
+    p.drain()
+    assert function.batches == [[1]]
+    assert failures.messages() == []

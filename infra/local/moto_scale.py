@@ -1,4 +1,5 @@
-"""Two of moto's costs that grow with the table, made to cost what DynamoDB's do.
+"""moto's DynamoDB, made to cost what DynamoDB costs: one fix shared by the local runner and
+every benchmark, pinned to moto's own answers by ``tests/unit/test_moto_scale.py``.
 
 Scan: moto answers every Scan page by sorting the whole table and walking it from the first item to
 the ``ExclusiveStartKey`` (hashing each item's key to find its segment), so scanning a table
@@ -10,18 +11,23 @@ from it by bisection, with moto's own item objects, page limit and 1 MB cap. Any
 to moto's implementation untouched.
 
 TransactWriteItems: moto keeps a deep copy of every table a transaction touches, whole, to roll
-back with if an action fails: a transaction on a 200,000-item table copies 200,000 items. Here
-the copy is of the items the transaction names, and a failed transaction puts back exactly
-those (DynamoDB's all-or-nothing, which is what the tests of the transactions check on moto's
-own implementation).
+back with if an action fails: a transaction on a 200,000-item table copies 200,000 items, and
+in the runner, which scores SMS events with transactions, that grew the process to 10 GB and
+slowed each batch from 11 to 60 s. Here the copy is of the items the transaction names, and a
+failed transaction puts back exactly those, and drops the stream records its applied actions
+had emitted (moto's whole-table copy carried the stream shard, so they vanished there too):
+DynamoDB's all-or-nothing, item and stream.
 
-Installed by ``bench.backend`` for every benchmark, so both sides of each comparison get it.
+Stream iterators: moto registers every shard iterator it hands out, one per GetRecords call,
+and never forgets one; a poller at ten calls a second leaks about 2 GB a day. DynamoDB expires
+an iterator 15 minutes after handing it out, and so does this.
 """
 
 from __future__ import annotations
 
 import bisect
 import copy
+import time
 from hashlib import md5
 from typing import Any
 
@@ -29,11 +35,19 @@ from moto.dynamodb import models as moto_models
 from moto.dynamodb.comparisons import OpDefault
 from moto.dynamodb.models import table as moto_table
 from moto.dynamodb.models.dynamo_type import DynamoType
+from moto.dynamodbstreams import models as moto_streams
+
+ITERATOR_LIFETIME_S = 15 * 60
+"""DynamoDB Streams: "A shard iterator expires 15 minutes after it is returned to the requester"."""
+_monotonic = time.monotonic  # a seam for the tests, which cannot wait 15 minutes
 
 _original_scan = moto_table.Table.scan
 _original_put = moto_table.Table.put_item
 _original_delete = moto_table.Table.delete_item
 _original_transact = moto_models.DynamoDBBackend.transact_write_items
+_original_iterator_init = moto_streams.ShardIterator.__init__
+_original_get_records = moto_streams.DynamoDBStreamsBackend.get_records
+_original_get_shard_iterator = moto_streams.DynamoDBStreamsBackend.get_shard_iterator
 _indexes: dict[int, tuple[Any, list[tuple[str, str]]]] = {}
 """id(table) -> (the table, its (partition, sort) key values, sorted); built on its first scan.
 The table is kept with its keys so a new table that reuses a dead one's id is not mistaken
@@ -138,15 +152,25 @@ class _TablesKept:
 
 
 def _transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> Any:
-    try:
-        saved = [_saved_item(self, entry) for entry in transact_items]
-    except Exception:  # a malformed request: moto's own code says what is wrong with it
-        saved = []
+    saved = []
+    for entry in transact_items:
+        try:
+            saved.append(_saved_item(self, entry))
+        except Exception:  # noqa: S112 - a malformed action: moto's own code says what is wrong with it
+            continue
+    # Where each touched stream ended: records the failed transaction emitted are cut off again.
+    streams = {
+        id(table): (table.stream_shard, len(table.stream_shard.items) if table.stream_shard else 0)
+        for table, *_ in saved
+    }
     try:
         return _original_transact(self, transact_items)
     except Exception:
         for table, hash_value, range_value, item in reversed(saved):
             _restore(table, hash_value, range_value, item)
+        for shard, length in streams.values():
+            if shard is not None:
+                del shard.items[length:]
         raise
 
 
@@ -172,12 +196,49 @@ def _restore(table: Any, hash_value: Any, range_value: Any, item: Any) -> None:
     _indexes.pop(id(table), None)  # rebuilt on the next scan: rollbacks are rare
 
 
+def _iterator_init(self: Any, *args: Any, **kwargs: Any) -> None:
+    _original_iterator_init(self, *args, **kwargs)
+    self.issued_at = _monotonic()
+
+
+def _expire_iterators(backend: Any) -> None:
+    """Forget iterators older than their lifetime. They are registered in the order they are
+    issued, so the expired ones are the first entries of the backend's dict."""
+    registered: dict[str, Any] = backend.shard_iterators
+    oldest_kept = _monotonic() - ITERATOR_LIFETIME_S
+    while registered:
+        arn, iterator = next(iter(registered.items()))
+        if getattr(iterator, "issued_at", oldest_kept) >= oldest_kept:
+            break
+        del registered[arn]
+
+
+def _get_records(self: Any, iterator_arn: str, limit: int) -> Any:
+    result = _original_get_records(self, iterator_arn, limit)
+    _expire_iterators(self)
+    return result
+
+
+def _get_shard_iterator(self: Any, *args: Any, **kwargs: Any) -> Any:
+    result = _original_get_shard_iterator(self, *args, **kwargs)
+    _expire_iterators(self)
+    return result
+
+
 _PATCHES: tuple[tuple[Any, str, Any, Any], ...] = (
     (moto_table.Table, "scan", _fast_scan, _original_scan),
     (moto_table.Table, "put_item", _put_item, _original_put),
     (moto_table.Table, "delete_item", _delete_item, _original_delete),
     (moto_models.DynamoDBBackend, "transact_write_items", _transact_write_items, _original_transact),
     (moto_models, "copy", _TablesKept, copy),
+    (moto_streams.ShardIterator, "__init__", _iterator_init, _original_iterator_init),
+    (moto_streams.DynamoDBStreamsBackend, "get_records", _get_records, _original_get_records),
+    (
+        moto_streams.DynamoDBStreamsBackend,
+        "get_shard_iterator",
+        _get_shard_iterator,
+        _original_get_shard_iterator,
+    ),
 )
 
 
