@@ -12,11 +12,12 @@
     python -m infra.local faults delay-stream 500
     python -m infra.local faults fail-records --user-id 42 [--times 2] [--mode error]
     python -m infra.local replay requests.jsonl --to https://<api>.execute-api...
+    python -m infra.local key                     the API key the runner keeps (for scripts)
 
 ``run`` reads its configuration from the environment, with embedded defaults, so a fresh clone
-needs none: PORT (3000), DYNAMODB_PORT (8000), ENGAGEMENT_API_KEYS (generated when unset),
-LOG_LEVEL (WARNING: the functions' own JSON logs), STATE_FILE (.local/state.json; "off" keeps
-data in memory only), FRESH=1 (start clean), RECORD_TO (a JSONL file receiving every request).
+needs none (infra.local.settings declares them: PORT, DYNAMODB_PORT, LOG_LEVEL, STATE_FILE,
+FRESH, START_AT, RECORD_TO, RUNNER_FILE); keys are the shell's, kept beside the state file, or
+generated once (infra.local.keys): ``python -m infra.local key`` prints the API key.
 The other commands talk to the runner that wrote RUNNER_FILE (.local/runner.json) when it is
 running, else to --url (default http://127.0.0.1:$PORT).
 """
@@ -26,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import secrets
 import signal
 import sys
 import time
@@ -36,41 +36,32 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from engagement.topology import TOPOLOGY
+from infra.local import keys as local_keys
 from infra.local import replay, runner_file
+from infra.local import settings as runner_settings
 from infra.local.console import Console
 from infra.local.system import LocalConfig, LocalSystem
-
-DEFAULT_STATE_FILE = ".local/state.json"
-
-
-def _truthy(name: str) -> bool:
-    return os.environ.get(name, "").lower() in ("1", "true", "yes")
 
 
 def run(args: argparse.Namespace) -> int:
     shell = dict(os.environ)  # the runner replaces its environment with the functions' at start
-    key_given = bool(os.environ.get("ENGAGEMENT_API_KEYS"))
-    keys = os.environ.get("ENGAGEMENT_API_KEYS") or secrets.token_urlsafe(24)
-    # Webhook secrets: the shell's value, or a fresh one printed at start so curl can use it
-    # (a value the shell gave is never printed: it is a secret someone chose).
-    given = {spec.local_env for spec in TOPOLOGY.secrets if os.environ.get(spec.local_env)}
-    webhook_secrets = {
-        spec.local_env: os.environ.get(spec.local_env) or secrets.token_urlsafe(24)
-        for spec in TOPOLOGY.secrets
-        if spec.key != "api_keys"
-    }
-    state = os.environ.get("STATE_FILE", DEFAULT_STATE_FILE)
-    record_to = args.record or os.environ.get("RECORD_TO")
+    try:
+        settings = runner_settings.load(shell)
+        keys = local_keys.resolve(shell, settings.state_file)
+    except ValueError as exc:
+        print(f"cannot start: {exc}", file=sys.stderr)
+        return 2
+    record_to = Path(args.record) if args.record else settings.record_to
     config = LocalConfig(
-        api_keys=keys,
-        secrets=webhook_secrets,
-        port=int(os.environ.get("PORT", "3000")),
-        dynamodb_port=int(os.environ.get("DYNAMODB_PORT", "8000")),
-        log_level=os.environ.get("LOG_LEVEL", "WARNING"),
-        state_file=None if state.lower() in ("", "off", "none") else Path(state),
-        fresh=args.fresh or _truthy("FRESH"),
-        record_to=Path(record_to) if record_to else None,
+        api_keys=keys.values[local_keys.API_KEYS],
+        secrets={name: value for name, value in keys.values.items() if name != local_keys.API_KEYS},
+        port=settings.port,
+        dynamodb_port=settings.dynamodb_port,
+        log_level=settings.log_level,
+        state_file=settings.state_file,
+        fresh=args.fresh or settings.fresh,
+        record_to=record_to,
+        start_at=settings.start_at,
     )
     console = Console()
     system = LocalSystem(config, log=console)
@@ -91,22 +82,38 @@ def run(args: argparse.Namespace) -> int:
     _announce_state(console, config, system)
     if config.record_to:
         console("info", f"recording every request to {config.record_to}")
-    for name, value in webhook_secrets.items():
-        if name not in given:
-            console("info", f"{name}={value} (generated)")
-    announced = runner_file.location(shell)
+    _announce_keys(console, keys)
     runner_file.write(
-        announced, api=system.api_url, dynamodb=system.dynamodb_url, state_file=config.state_file
+        settings.runner_file, api=system.api_url, dynamodb=system.dynamodb_url, state_file=config.state_file
     )
-    # A key the shell gave is a secret someone chose: named, never printed.
-    shown = "from ENGAGEMENT_API_KEYS" if key_given else keys.split(",")[0].strip()
-    print(f"ready: API {system.api_url}  DynamoDB {system.dynamodb_url}  API key {shown}", flush=True)
+    print(
+        f"ready: API {system.api_url}  DynamoDB {system.dynamodb_url}  API key {_shown_key(keys)}", flush=True
+    )
     while not stop_requested:
         time.sleep(0.2)
     console("info", "stopping")
     system.stop()
-    runner_file.remove(announced)
+    runner_file.remove(settings.runner_file)
     return 0
+
+
+def _announce_keys(console: Console, keys: local_keys.LocalKeys) -> None:
+    """Generated values are printed once, when generated; kept and chosen ones never."""
+    where = f"kept in {keys.path}" if keys.path else "new at every start (STATE_FILE=off)"
+    for name in keys.generated:
+        if name != local_keys.API_KEYS:
+            console("info", f"{name}={keys.values[name]} (generated; {where})")
+    if keys.path and not keys.generated:
+        console("info", f"keys: unchanged, in {keys.path} (python -m infra.local keys shows them)")
+
+
+def _shown_key(keys: local_keys.LocalKeys) -> str:
+    source = keys.sources[local_keys.API_KEYS]
+    if source == "shell":
+        return "from ENGAGEMENT_API_KEYS"  # a secret someone chose: named, never printed
+    if source == "kept":
+        return f"in {keys.path}"
+    return keys.api_key
 
 
 def _announce_state(console: Console, config: LocalConfig, system: LocalSystem) -> None:
@@ -212,6 +219,8 @@ def parser() -> argparse.ArgumentParser:
     faults.add_argument("--times", type=int, help="heal after this many failures (default: never)")
     faults.add_argument("--mode", choices=["partial", "error"], default="partial")
     replay.add_arguments(commands.add_parser("replay", help="send a recorded JSONL file to a base URL"))
+    commands.add_parser("key", help="print the API key the runner keeps (beside STATE_FILE)")
+    commands.add_parser("keys", help="print every key the runner keeps (beside STATE_FILE), as JSON")
     for sub in (clock, faults, *(commands.choices[n] for n in ("status", "settle", "failures"))):
         sub.add_argument(
             "--url",
@@ -229,7 +238,30 @@ def main(argv: list[str] | None = None) -> int:
         return run(args)
     if args.command == "replay":
         return replay.run(args)
+    if args.command in ("key", "keys"):
+        return show_keys(args.command == "keys")
     return control(args)
+
+
+def show_keys(every: bool) -> int:
+    """The kept keys, for scripts (``KEY=$(python -m infra.local key)``): nothing is printed when
+    the runner keeps none (STATE_FILE=off, or a key set in the shell, which is yours already)."""
+    settings = runner_settings.load(os.environ)
+    if settings.state_file is None:
+        print("STATE_FILE=off: the runner keeps no keys; its ready line shows the API key", file=sys.stderr)
+        return 1
+    kept = local_keys.read(settings.state_file)
+    if every:
+        print(json.dumps(kept, indent=2, sort_keys=True))
+        return 0
+    if local_keys.API_KEYS not in kept:
+        print(
+            f"no API key kept in {local_keys.keys_file(settings.state_file)} (start make run once)",
+            file=sys.stderr,
+        )
+        return 1
+    print(kept[local_keys.API_KEYS].split(",")[0].strip())
+    return 0
 
 
 if __name__ == "__main__":

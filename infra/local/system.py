@@ -62,6 +62,8 @@ class LocalConfig:
     fresh: bool = False
     """Ignore (and overwrite) the state file's data."""
     record_to: Path | None = None
+    start_at: datetime | None = None
+    """Where a fresh clock starts (then it runs with wall time); a restored clock never goes back."""
 
 
 @dataclass
@@ -118,6 +120,8 @@ class LocalSystem:
             log=lambda line: self.log("info", line),
         )
         saved = durable.load()
+        if self.config.start_at is not None:
+            self.clock.set(self.config.start_at)
         if saved is not None:
             self.clock.set(max(saved.now, self.clock.now()))
             durable.resumed(self.clock.now())
