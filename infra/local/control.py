@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from engagement.domain.timefmt import parse_rfc3339
 from engagement.topology import TOPOLOGY
 from infra.local.apigw import HttpResponse
-from infra.local.gateway import Request
+from infra.local.gateway import Request, masked_target
 from infra.local.recording import CONTROL_PREFIX
 from infra.local.topics import sns_event
 
@@ -130,7 +130,7 @@ class ControlApi:
 
     def _set_faults(self, body: dict[str, Any]) -> HttpResponse:
         self.system.faults.configure(body)
-        self.system.log("fault", f"faults now {json.dumps(self.system.faults.snapshot())}")
+        self.system.log("fault", f"faults now {masked_target(json.dumps(self.system.faults.snapshot()))}")
         return _json(200, self.system.faults.snapshot())
 
     def _clear_faults(self, _: dict[str, Any]) -> HttpResponse:

@@ -133,7 +133,7 @@ class StreamPump:
                 try:
                     worked = self.step()
                 except Exception as exc:
-                    self.log(f"pump error: {exc!r}")
+                    self.log(f"pump error: {type(exc).__name__}")
                     worked = False
                 if not worked:
                     self._stop.wait(poll_interval_s)
@@ -276,7 +276,8 @@ class StreamPump:
         try:
             response = self.function.invoke({"Records": delivered}) if delivered else None
         except Exception as exc:
-            return _Outcome("error", error=f"{type(exc).__name__}: {exc}")
+            # The kind only: an exception's message can quote a record (a number, a text).
+            return _Outcome("error", error=type(exc).__name__)
         if failing:
             reported = list(response.get("batchItemFailures") or []) if isinstance(response, dict) else []
             reported += [{"itemIdentifier": r["dynamodb"]["SequenceNumber"]} for r in failing]
