@@ -552,6 +552,7 @@ TOPOLOGY = Topology.assemble(
         RouteSpec("GET", "/v1/users/{user_id}/stats", "query", "get_stats", tag="scores"),
         RouteSpec("GET", "/v1/users/{user_id}/score", "query", "get_score", tag="contacts"),
         RouteSpec("GET", "/v1/users/{user_id}/history", "query", "get_history", tag="contacts"),
+        RouteSpec("GET", "/v1/users/{user_id}/curve", "query", "get_curve", tag="scores"),
         RouteSpec("GET", "/v1/segments/{band}", "query", "list_segment", tag="contacts"),
         RouteSpec("GET", "/v1/items/{item_id}/funnel", "query", "get_funnel", tag="contacts"),
         RouteSpec("GET", "/v1/openapi.json", "query", "get_openapi", tag="meta", public=True),
