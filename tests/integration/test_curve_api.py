@@ -61,9 +61,10 @@ def test_each_point_equals_the_engagement_route_at_that_instant(scored: None) ->
         assert point["score"] == single["score"], point["at"]
 
 
-def test_instants_before_the_latest_event_have_no_score(scored: None) -> None:
-    body = curve("item_id=AI-1&from=2026-11-01T00:00:00Z&to=2026-11-05T00:00:00Z&step=P1D").body
-    assert [p["score"] is None for p in body["points"]] == [True, True, False, False, False]
+def test_before_the_first_event_the_score_is_zero_and_until_the_latest_unknown(scored: None) -> None:
+    body = curve("item_id=AI-1&from=2026-10-31T00:00:00Z&to=2026-11-04T00:00:00Z&step=P1D").body
+    assert (body["first_event"], body["known_from"]) == ("2026-11-01T00:00:00Z", "2026-11-03T00:00:00Z")
+    assert [p["score"] for p in body["points"]][:4] == [0.0, None, None, 1.0 * 0.4 * 0.4 + 0.6]
 
 
 def test_a_crm_curve_matches_the_score_route(scored: None) -> None:

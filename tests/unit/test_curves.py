@@ -45,8 +45,16 @@ def test_the_future_is_the_score_with_no_new_events() -> None:
     aggregate = Aggregate(AggregateKey("u", "AI-1"), {EventType.QUERY: 3}, Decimal(0), 0, 10 * DAY)
     curve = linear_curve(aggregate, sampling(9 * DAY, 60 * DAY, 7 * DAY))
     assert curve.known_from_ms == 10 * DAY
-    assert curve.points[0].score is None
+    assert curve.points[0].score is None  # the aggregate already counts a later event
     for point in curve.points[1:]:
         assert point.score == round(LINEAR.evaluate(3, 10 * DAY, from_ms(point.at_ms)).score, 6)
     scores = [p.score for p in curve.points[1:]]
     assert scores == sorted(scores, reverse=True)
+
+
+def test_between_the_first_and_the_latest_event_the_aggregate_cannot_say() -> None:
+    aggregate = Aggregate(AggregateKey("u", "AI-1"), {EventType.QUERY: 2}, Decimal(0), 2 * DAY, 4 * DAY)
+    scores = [p.score for p in linear_curve(aggregate, sampling(DAY, 5 * DAY, DAY)).points]
+    assert scores[:3] == [0.0, None, None]
+    assert scores[3] is not None
+    assert scores[4] is not None

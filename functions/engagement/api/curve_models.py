@@ -16,8 +16,9 @@ CurveProfile = Literal["linear", "crm"]
 class CurvePointOut(BaseModel):
     at: AwareDatetime
     score: float | None = Field(
-        description="The score at `at` (Linear 0-1, CRM 0-100); null before `known_from`, where the "
-        "stored aggregate already holds events that had not happened yet"
+        description="The score at `at` (Linear 0-1, CRM 0-100); 0 before `first_event` (nothing had "
+        "happened); null from there to `known_from`, where the stored aggregate already holds events "
+        "that had not happened yet"
     )
 
 
@@ -28,6 +29,7 @@ class CurveResponse(BaseModel):
     from_at: AwareDatetime = Field(serialization_alias="from")
     to_at: AwareDatetime = Field(serialization_alias="to")
     step_seconds: float = Field(description="Time between two points")
+    first_event: AwareDatetime = Field(description="The first event the aggregate holds")
     known_from: AwareDatetime = Field(
         description="The latest event the aggregate holds: the score function answers from here on. "
         "Points after the request time are the score if nothing new happens."
@@ -45,6 +47,7 @@ class CurveResponse(BaseModel):
             from_at=_at(grid.from_ms),
             to_at=_at(grid.to_ms),
             step_seconds=grid.step_ms / 1000,
+            first_event=_at(curve.first_event_ms),
             known_from=_at(curve.known_from_ms),
             points=[CurvePointOut(at=_at(p.at_ms), score=p.score) for p in curve.points],
         )

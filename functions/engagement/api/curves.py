@@ -71,10 +71,11 @@ def get_curve(
 
     The Linear score of one engagement (`item_id`) or the contact's CRM composite, sampled from
     `from` to `to` every `step`: one read of the aggregate, then the score function at each
-    instant. Instants after now are what the score becomes if nothing new happens; instants
-    before the aggregate's latest event have a null score (the aggregate already counts that
-    event). 404 when the user never engaged with the item (linear) or nothing was recorded for
-    the contact (crm); 422 naming `step` when the curve would exceed 500 points.
+    instant. Instants after now are what the score becomes if nothing new happens. Before the
+    aggregate's first event the score is 0; from then to its latest event it is null (the
+    aggregate already counts events that had not happened yet). 404 when the user never engaged
+    with the item (linear) or nothing was recorded for the contact (crm); 422 naming `step` when
+    the curve would exceed 500 points.
     """
     last = to_at or at_or_now(None)
     first = from_at or last - DEFAULT_SPAN

@@ -6,12 +6,14 @@ score with no new events, which is exactly what the function gives at a later in
 
 The past has one limit: an aggregate holds every event absorbed so far and cannot take events
 back out, so it answers only from its latest event on (the sibling routes refuse an ``as_of``
-before it for the same reason). Earlier instants are sampled as ``None`` rather than answered
-wrongly; for contacts the daily history holds those days.
+before it for the same reason). Before its first event the answer is known too: nothing had
+happened, and the score of nothing is 0. Instants in between are sampled as ``None`` rather
+than answered wrongly; for contacts the daily history holds those days.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from engagement.domain.aggregates import Aggregate
@@ -73,35 +75,49 @@ def sampling(from_ms: int, to_ms: int, step_ms: int | None) -> Sampling:
 class CurvePoint:
     at_ms: int
     score: float | None
-    """None before the aggregate's latest event (see the module docstring)."""
+    """0 before the aggregate's first event, None from there to its latest (see the module
+    docstring)."""
 
 
 @dataclass(frozen=True)
 class Curve:
+    first_event_ms: int
+    """The aggregate's first event: before it the score is 0."""
     known_from_ms: int
     """The aggregate's latest event: the first instant its score function answers for."""
     points: tuple[CurvePoint, ...]
 
 
+def _sampled(grid: Sampling, first: int, last: int, score: Callable[[int], float]) -> Curve:
+    def at(instant: int) -> float | None:
+        if instant < first:
+            return 0.0
+        return None if instant < last else score(instant)
+
+    return Curve(
+        first_event_ms=first,
+        known_from_ms=last,
+        points=tuple(CurvePoint(instant, at(instant)) for instant in grid.instants()),
+    )
+
+
 def linear_curve(aggregate: Aggregate, grid: Sampling, profile: LinearProfile = LINEAR) -> Curve:
     """The Linear score of one (user, item) engagement at every instant of ``grid``."""
     count, last = aggregate.interaction_count, aggregate.last_ms
-    points = tuple(
-        CurvePoint(
-            at,
-            None if at < last else round(profile.evaluate(count, last, from_ms(at)).score, SCORE_DECIMALS),
-        )
-        for at in grid.instants()
+    return _sampled(
+        grid,
+        aggregate.first_ms,
+        last,
+        lambda at: round(profile.evaluate(count, last, from_ms(at)).score, SCORE_DECIMALS),
     )
-    return Curve(known_from_ms=last, points=points)
 
 
 def crm_curve(state: ContactState, grid: Sampling, config: CrmConfig) -> Curve:
     """The CRM composite of one contact at every instant of ``grid``."""
     profile = CrmProfile(config)
-    last = state.last_ms
-    points = tuple(
-        CurvePoint(at, None if at < last else round(profile.evaluate(state, at).composite, CRM_DECIMALS))
-        for at in grid.instants()
+    return _sampled(
+        grid,
+        state.first_ms,
+        state.last_ms,
+        lambda at: round(profile.evaluate(state, at).composite, CRM_DECIMALS),
     )
-    return Curve(known_from_ms=last, points=points)
