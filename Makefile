@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export AWS_ACCOUNT_ID_ENDPOINT_MODE := disabled
 
-.PHONY: install run test lint typecheck unit bench backtest synth clean node
+.PHONY: install run test lint typecheck unit bench backtest synth clean node vendor
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,11 @@ bench: install
 # BG/NBD fit against lifetimes on CDNOW (bench/backtest.py); writes docs/img/backtest-calibration.png.
 backtest: install
 	$(BIN)/python -m bench.backtest
+
+# The console's chart library, from npm at its pinned version and integrity (infra/vendor.py).
+# Its files are committed, so run, test and deploy need no npm: this is only for changing them.
+vendor:
+	$(PYTHON) -m infra.vendor
 
 synth: node install
 	$(BIN)/python -m infra.cloud.app

@@ -534,6 +534,13 @@ TOPOLOGY = Topology.assemble(
                 "runs": ("GetItem", "PutItem", "UpdateItem", "Query"),
             },
         ),
+        FunctionSpec(
+            name="console",
+            handler="engagement.handlers.console.handler",
+            memory_mb=256,
+            timeout_s=10,
+            description="GET /console and /docs: the operator's console and Swagger UI (public pages)",
+        ),
     ),
     routes=(
         RouteSpec(
@@ -566,6 +573,11 @@ TOPOLOGY = Topology.assemble(
             accepts=("application/json",),
         ),
         RouteSpec("GET", "/c/{token}", "links", "follow_link", tag="links", status=302, public=True),
+        # The console's pages are public; the data they show comes from the routes above, with a key.
+        RouteSpec("GET", "/console", "console", "get_console", tag="console", public=True),
+        RouteSpec("GET", "/console/{asset}", "console", "get_console_asset", tag="console", public=True),
+        RouteSpec("GET", "/docs", "console", "get_docs", tag="console", public=True),
+        RouteSpec("GET", "/docs/{asset}", "console", "get_docs_asset", tag="console", public=True),
     ),
     stream_mappings=(
         StreamMappingSpec(

@@ -27,6 +27,7 @@ ROUTE_MODULES = {
     "telegram": "engagement.api.telegram",
     "sms": "engagement.api.sms",
     "links": "engagement.api.links",
+    "console": "engagement.api.console",
 }
 
 
