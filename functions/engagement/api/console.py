@@ -113,8 +113,8 @@ def get_docs(format: DocsFormat = None) -> Response[str]:  # Swagger UI's own pa
     document alone). The page is public; to try a route, authorize with an API key.
     """
     # Imported on the first request for it: building the document imports every route module.
-    from aws_lambda_powertools.event_handler.openapi.swagger_ui import generate_swagger_html  # noqa: PLC0415
     from aws_lambda_powertools.event_handler.openapi.encoders import jsonable_encoder  # noqa: PLC0415
+    from aws_lambda_powertools.event_handler.openapi.swagger_ui import generate_swagger_html  # noqa: PLC0415
 
     from engagement.api import openapi  # noqa: PLC0415
 
