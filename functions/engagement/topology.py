@@ -82,6 +82,10 @@ class FunctionSpec:
     packages: tuple[str, ...] = ()
     """Third-party distributions imported beyond the runtime's boto3 and the Powertools layer;
     the stack ships them in a layer built for the function's platform, at the tested versions."""
+    failure_queues: tuple[str, ...] = ()
+    """Stream mappings (by their consumer function) whose on-failure queue this function reads
+    the depth of: the stack grants ``sqs:GetQueueAttributes`` on that queue alone and passes its
+    URL in the mapping's ``failure_queue_env``."""
 
     @property
     def module(self) -> str:
@@ -174,6 +178,9 @@ class StreamMappingSpec:
     """Records whose ``eventName`` is not listed are filtered out before batching."""
     on_failure: Literal["queue"] = "queue"
     """Batches that exhaust retries or age go to the failure queue (metadata only, as Lambda does)."""
+    failure_queue_env: str = ""
+    """Variable carrying the failure queue's URL into the functions that watch it
+    (``FunctionSpec.failure_queues``); empty when none does."""
 
     def __post_init__(self) -> None:
         # Lambda's own bounds, and no "-1 = forever": an unbounded age lets one poison record
@@ -464,10 +471,16 @@ TOPOLOGY = Topology.assemble(
             handler="engagement.handlers.query.handler",
             memory_mb=512,
             timeout_s=10,
-            description="GET /v1/users/..., segments, funnels: scores evaluated at request time",
-            tables={"aggregates": ("GetItem", "Query"), "events": (), "history": ("Query",)},
+            description="GET /v1/users/..., segments, funnels, overview: scores evaluated at request time",
+            tables={
+                "aggregates": ("GetItem", "Query", "BatchGetItem"),
+                "events": (),
+                "history": ("Query",),
+                "runs": ("BatchGetItem",),  # the overview's latest decay and cleanup runs
+            },
             indexes={"aggregates": (SEGMENTS.name,), "events": (EVENTS_BY_USER.name,)},
             secrets=("api_keys",),
+            failure_queues=("scorer",),  # the overview shows how many stream batches were given up
         ),
         FunctionSpec(
             name="telegram",
@@ -562,6 +575,7 @@ TOPOLOGY = Topology.assemble(
         RouteSpec("GET", "/v1/users/{user_id}/curve", "query", "get_curve", tag="scores"),
         RouteSpec("GET", "/v1/segments/{band}", "query", "list_segment", tag="contacts"),
         RouteSpec("GET", "/v1/items/{item_id}/funnel", "query", "get_funnel", tag="contacts"),
+        RouteSpec("GET", "/v1/overview", "query", "get_overview", tag="overview"),
         RouteSpec("GET", "/v1/openapi.json", "query", "get_openapi", tag="meta", public=True),
         RouteSpec(
             "POST",
@@ -591,6 +605,7 @@ TOPOLOGY = Topology.assemble(
             max_record_age_s=6 * 3600,
             report_batch_item_failures=True,
             event_names=("INSERT",),
+            failure_queue_env="STREAM_FAILURE_QUEUE_URL",
         ),
     ),
     schedules=(

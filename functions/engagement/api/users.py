@@ -11,6 +11,7 @@ from engagement import deps
 from engagement.api import openapi
 from engagement.api.contacts import get_funnel, get_history, get_score, list_segment
 from engagement.api.curves import get_curve
+from engagement.api.overview import get_overview
 from engagement.api.params import AsOf
 from engagement.api.params import at_or_now as _at
 from engagement.api.resolver import resolver_for
@@ -78,5 +79,6 @@ app = resolver_for(
     list_segment,
     get_funnel,
     get_curve,
+    get_overview,
     get_openapi,
 )

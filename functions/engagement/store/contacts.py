@@ -55,6 +55,7 @@ from engagement.store.contact_items import (
     shard_of,
 )
 from engagement.store.items import aggregate_key_attrs
+from engagement.store.overview_counts import OverviewCounts, band_move
 from engagement.store.wire import (
     ConditionFailed,
     Expression,
@@ -95,6 +96,7 @@ class ContactStore:
         self._history_retention_ms = history_retention_days * 86_400_000
         self._monotonic = monotonic
         self._histogram: tuple[float, dict[int, int]] | None = None
+        self._overview = OverviewCounts(client, aggregates_table=aggregates_table)
 
     # ------------------------------------------------------------------ contacts
 
@@ -205,9 +207,12 @@ class ContactStore:
             f"attribute_exists({expr.name('pk')}) AND {was} AND attribute_not_exists({pending}) "
             f"AND (attribute_not_exists({since}) OR {since} <= {expr.value(new.since_ms)})"
         )
-        return self._conditional_update(
+        changed = self._conditional_update(
             AggregateKey(transition.user_id), f"SET {', '.join(sets)}", condition, expr, "changing a band"
         )
+        if changed:  # the overview's contacts per band follow every recorded change
+            self._overview.move_band(band_move(transition))
+        return changed
 
     def settle_transition(self, transition: BandTransition) -> None:
         """Published: clear the pending mark (if it is still this transition's)."""
