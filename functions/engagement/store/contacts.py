@@ -55,7 +55,6 @@ from engagement.store.contact_items import (
     shard_of,
 )
 from engagement.store.items import aggregate_key_attrs
-from engagement.store.overview_counts import OverviewCounts, band_move
 from engagement.store.wire import (
     ConditionFailed,
     Expression,
@@ -96,7 +95,6 @@ class ContactStore:
         self._history_retention_ms = history_retention_days * 86_400_000
         self._monotonic = monotonic
         self._histogram: tuple[float, dict[int, int]] | None = None
-        self._overview = OverviewCounts(client, aggregates_table=aggregates_table)
 
     # ------------------------------------------------------------------ contacts
 
@@ -211,7 +209,9 @@ class ContactStore:
             AggregateKey(transition.user_id), f"SET {', '.join(sets)}", condition, expr, "changing a band"
         )
         if changed:  # the overview's contacts per band follow every recorded change
-            self._overview.move_band(band_move(transition))
+            from engagement.store.overview_counts import count_band_change  # noqa: PLC0415 - band writers only
+
+            count_band_change(self._client, self._aggregates, transition)
         return changed
 
     def settle_transition(self, transition: BandTransition) -> None:

@@ -198,6 +198,11 @@ def band_move(transition: BandTransition) -> BandMove:
     )
 
 
+def count_band_change(client: DynamoDBClient, aggregates_table: str, transition: BandTransition) -> None:
+    """The band store's hook, after it recorded ``transition``: move the contact's band count."""
+    OverviewCounts(client, aggregates_table=aggregates_table).move_band(band_move(transition))
+
+
 def note_run_started(counts: OverviewCounts, run: RunId, started_ms: int) -> None:
     """A job's hook when it plans a run: this run is its latest, not finished yet."""
     counts.note_run(run.job, {"run": str(run), "at_ms": run.at_ms, "started_ms": started_ms})
