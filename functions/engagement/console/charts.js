@@ -66,7 +66,7 @@ export function timeChart(element, { xs, series, yLabel, range, now, bars = fals
     scales: { x: { time: true }, y: range ? { range: () => range } : { range: (u, min, max) => [0, Math.max(1, max * 1.1)] } },
     axes: [{ ...AXIS, space: 70, values: timeLabels }, { ...AXIS, label: yLabel, size: 56 }],
     series: [
-      {},
+      { label: "" },
       ...series.map((s, i) => {
         const color = s.color ?? PALETTE[i % PALETTE.length];
         return bars
@@ -78,7 +78,8 @@ export function timeChart(element, { xs, series, yLabel, range, now, bars = fals
       }),
     ],
     hooks: now === undefined ? {} : { draw: [marker(now, "now")] },
-    legend: { show: series.length > 1 },
+    // A key to the colours, not a read-out: values are in the table beside the chart.
+    legend: { show: series.length > 1, live: false },
   };
   return mount(element, options, [xs, ...series.map((s) => s.values)]);
 }
@@ -116,7 +117,7 @@ export function barChart(element, { labels, series, yLabel, range }) {
         };
       }),
     ],
-    legend: { show: series.length > 1 },
+    legend: { show: series.length > 1, live: false },
   };
   return mount(element, options, [xs, ...series.map((s) => s.values)]);
 }

@@ -198,7 +198,12 @@ export async function person(root, userId) {
             items.map((item) => [item.item_id, number(item.score, 4), number(item.interaction_count), when(item.last_interaction)]),
             [1, 2],
           ),
-          h("p", { class: "notice" }, "After the dashed line: the score if nothing new happens. Before an item's latest event the stored aggregate cannot say."),
+          h(
+            "p",
+            { class: "notice" },
+            "After the dashed line: the score if nothing new happens. Before an item's first event it is 0; " +
+              "from then to its latest event the line breaks, because the stored totals cannot replay the past.",
+          ),
         ],
       }),
     );
@@ -388,9 +393,14 @@ export async function band(root, name, { cursor, hasPrevious, go }) {
           charts: [membersChart],
           figures: [
             table(
-              ["contact", "score", "since"],
-              page.members.map((m) => [link(personHash(m.user_id), m.user_id), number(m.score, 2), when(m.since)]),
-              [1],
+              ["", "contact", "score", "since"],
+              page.members.map((m, i) => [
+                String(i + 1),
+                link(personHash(m.user_id), m.user_id),
+                number(m.score, 2),
+                when(m.since),
+              ]),
+              [0, 2],
             ),
             pager,
           ],
@@ -398,7 +408,8 @@ export async function band(root, name, { cursor, hasPrevious, go }) {
       ),
     );
     barChart(membersChart, {
-      labels: page.members.map((m) => m.user_id),
+      // Rows of the table beside (ids are too long to label twenty bars).
+      labels: page.members.map((_, i) => String(i + 1)),
       series: [{ label: "score", values: page.members.map((m) => m.score), color: BAND_COLORS[name] }],
       yLabel: "score when listed",
       range: [0, 100],
