@@ -135,7 +135,7 @@ def run() -> Section:
                 None,
             ),
             Row(
-                "overview: band counts, campaign listings (per band change / first-stage batch)",
+                "overview: band counts, campaign listings (per band change)",
                 clean.scorer_writes(BAND_COUNT, CAMPAIGN),
                 clean.scorer_writes(BAND),
                 None,
@@ -158,7 +158,7 @@ def run() -> Section:
             "The overview's gauges: an hourly counter per distinct hour of accepted events per batch"
             f" ({clean.scorer_writes(HOURLY)} writes, counted in the target row), one counter move per"
             f" band change ({clean.scorer_writes(BAND_COUNT)}) and one campaign listing per campaign whose"
-            f" first stage a batch grows ({clean.scorer_writes(CAMPAIGN)}).",
+            f" funnel a batch grows ({clean.scorer_writes(CAMPAIGN)}).",
             "Failed conditional writes still cost a write unit, so they are counted as writes.",
             "Write units: DynamoDB bills ceil(max(item size before, after) / 1 KB) per write; largest"
             f" aggregate item after the clean pass: {clean.largest_aggregate_bytes:,} bytes.",

@@ -86,15 +86,16 @@ def test_campaigns_are_ranked_by_first_stage_reach(tables: dict[str, str]) -> No
         *(ev(f"+1555000000{n}", "big", "delivered") for n in range(3)),
         ev("+15550000001", "big", "clicked", 50),
         ev("+15550000001", "small", "delivered"),
-        ev("+15550000001", "links-only", "clicked"),  # no first stage: nothing to rank it by
+        ev("+15550000001", "links-only", "clicked"),  # a funnel without its first stage: reach 0
         ev("42", "AI-1799", "query"),  # an issue, not a campaign
     )
     body = overview()
     assert [(c["item_id"], c["reached"], c["clicked"]) for c in body["campaigns"]] == [
         ("big", 3, 1),
         ("small", 1, 0),
+        ("links-only", 0, 1),
     ]
-    assert body["campaigns_known"] == 2
+    assert body["campaigns_known"] == 3
 
 
 def test_the_latest_runs_are_what_the_jobs_recorded(tables: dict[str, str], clock: ManualClock) -> None:

@@ -84,7 +84,7 @@ export async function overview(root) {
         figures: [
           campaignRows.length
             ? table(["campaign", "delivered", "clicked", "converted"], campaignRows, [1, 2, 3])
-            : notice("Campaigns appear once a contact reaches a funnel stage."),
+            : notice("A campaign appears once a contact reaches a stage of its funnel."),
         ],
       }),
       panel("Maintenance and failures", {

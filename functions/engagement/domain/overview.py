@@ -8,8 +8,8 @@ at a cost per change rather than per read:
   stream batch with the events that batch newly absorbed (redelivered events are filtered by the
   per-user aggregate's dedupe, so they are not counted again);
 * contacts per band: counters moved where a band change is recorded;
-* campaigns: a small registry, one entry per campaign whose funnel's first stage was reached,
-  written when a batch grows that stage; their reach is the first-stage counter;
+* campaigns: a small registry, one entry per campaign with a funnel, written when a batch grows
+  the funnel; they are ranked by the funnel's first-stage counter (their reach);
 * runs: each job records its latest run when it plans and when it finishes.
 
 The counters are gauges for people, not records: a counter write that fails after the change it

@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Any
 
 from engagement.domain.aggregates import AggregateDelta
 from engagement.domain.errors import StoreError
-from engagement.domain.event_types import EventType
 from engagement.domain.overview_counts import BandMove, accepted_per_hour, band_steps
 from engagement.domain.timefmt import from_ms
 from engagement.observability import logger
@@ -51,8 +50,6 @@ BAND_SHARDS = SEGMENT_SHARDS
 HOUR_SK_PREFIX = "H#"
 CAMPAIGN_SK_PREFIX = "C#"
 LATEST_RUN_SK = "RUN"
-FIRST_STAGE = EventType.DELIVERED
-"""The funnel's first stage (``contact_queries.FUNNEL_STEPS[0]``): its counter is a campaign's reach."""
 
 
 def hour_sk(hour_ms: int) -> str:
@@ -154,12 +151,11 @@ def _number(value: Any) -> Any:
 class CountingWriter:
     """The store as the scorer's batch sees it, noting what the overview counts from each write:
     the events a per-user aggregate newly absorbed (its dedupe has already dropped redeliveries)
-    and the campaigns a contact reached the first funnel stage of in this batch.
+    and the campaigns whose funnel grows in this batch.
 
-    A campaign is listed when its first-stage counter is about to grow, once per batch: the
-    ranking is by that counter, so a campaign without it has nothing to rank, and a listing lost
-    to a failed write is made again by the campaign's next first-stage contact. No cache in the
-    environment: the registry follows the table, whatever happened to it since."""
+    A campaign is listed when one of its funnel counters is about to grow, once per batch; a
+    listing lost to a failed write is made again by the campaign's next funnel change. No cache
+    in the environment: the registry follows the table, whatever happened to it since."""
 
     def __init__(self, store: DynamoStore, counts: OverviewCounts) -> None:
         self._store = store
@@ -171,7 +167,7 @@ class CountingWriter:
         result = self._store.apply(delta)
         if delta.key.item_id is None:
             self.absorbed += [e for e in delta.events if e.event_id in result.applied_ids]
-        elif (stages := result.stages) is not None and FIRST_STAGE in stages.uncounted:
+        elif (stages := result.stages) is not None and stages.uncounted:
             self.campaigns.add(delta.key.item_id)
         return result
 
