@@ -116,12 +116,12 @@ class LocalSystem:
 
         self._dynamodb = DynamoDBServer(self.config.host, self.config.dynamodb_port, self.faults)
         self.dynamodb_url = self._dynamodb.start()
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
         sqs = local_client("sqs", self.dynamodb_url)
         failure_queues = create_failure_queues(sqs, TABLE_PREFIX)
         apply_environment(self._environment(dict(os.environ), failure_queues))
         # One failure store serves every mapping (the topology has one): it mirrors into the scorer's.
         self.failures.attach(sqs, failure_queues[TOPOLOGY.stream_mappings[0].function])
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)
         client = boto3.client("dynamodb")
         self.tables = create_tables(client, TABLE_PREFIX)
         self._bus_taps = create_buses(boto3.client("events"), boto3.client("sqs"), TABLE_PREFIX)
