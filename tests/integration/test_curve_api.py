@@ -104,6 +104,7 @@ def test_more_than_the_bound_of_points_is_a_422_naming_step(scored: None) -> Non
         ("from=2026-11-03T00:00:00Z&to=2026-11-02T00:00:00Z&item_id=AI-1", "from"),
         ("item_id=AI-1&step=PT0S", "step"),
         ("item_id=AI-1&step=soon", "step"),
+        ("item_id=AI-1&step=99999999999999999999", "step"),
         ("item_id=AI-1&from=yesterday", "from"),
         ("profile=linear", "item_id"),
         ("profile=crm&item_id=AI-1", "item_id"),

@@ -27,9 +27,13 @@ def _instant(value: object) -> object:
 
 
 def _duration(value: object) -> object:
-    # A bare number is seconds; anything else goes to pydantic's ISO 8601 parser (PT6H, P1D).
+    # A bare number is seconds; anything else goes to pydantic's ISO 8601 parser (PT6H, P1D),
+    # which also refuses a number of seconds too large for a duration.
     if isinstance(value, str) and _SECONDS.fullmatch(value.strip()):
-        return timedelta(seconds=float(value))
+        try:
+            return timedelta(seconds=float(value))
+        except OverflowError:
+            return value
     return value
 
 
