@@ -126,3 +126,11 @@ def test_swagger_ui_comes_from_the_powertools_package_not_a_cdn(tables: dict[str
     assert answer.status == 200
     assert len(answer.body) > 100_000
     assert answer.headers["cache-control"] == "public, max-age=300"
+
+
+@pytest.mark.parametrize(("path", "page"), [("/console/", "../console"), ("/docs/", "../docs")])
+def test_a_trailing_slash_is_sent_to_the_page_its_relative_urls_resolve_from(
+    tables: dict[str, str], path: str, page: str
+) -> None:
+    answer = call("GET", path, key=None)
+    assert (answer.status, answer.headers["location"]) == (301, page)

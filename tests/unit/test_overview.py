@@ -32,6 +32,8 @@ def test_the_window_ends_with_the_current_hour_and_fills_gaps_with_zero() -> Non
 def test_a_band_move_leaves_one_band_for_another() -> None:
     assert band_steps(BandMove("u", None, "warm")) == {"warm": 1}
     assert band_steps(BandMove("u", "warm", "hot")) == {"hot": 1, "warm": -1}
+    assert band_steps(BandMove("u", "warm", None)) == {"warm": -1}  # an erased contact
+    assert band_steps(BandMove("u", "warm", "warm")) == {}
 
 
 def test_band_counts_sum_shards_and_never_show_fewer_than_zero_people() -> None:

@@ -22,9 +22,10 @@ import base64
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
@@ -79,6 +80,17 @@ def _answer(body: str, content_type: str, *, cache_control: str, csp: str = CSP)
 
 def _not_found(what: str) -> NotFoundError:
     return NotFoundError(f"no such file: {what}")
+
+
+def trailing_slash(event: Mapping[str, Any]) -> dict[str, Any] | None:
+    """``/console/`` or ``/docs/`` (API Gateway routes them like the path without the slash, the
+    resolver does not): a redirect to the page, whose relative URLs only resolve from there."""
+    path = str(event.get("rawPath", ""))
+    for page in ("console", "docs"):
+        if path.endswith(f"/{page}/"):
+            headers = {"Location": f"../{page}", "Cache-Control": PAGE_CACHE, **SECURITY_HEADERS}
+            return {"statusCode": 301, "headers": headers, "body": "", "isBase64Encoded": False}
+    return None
 
 
 def get_console() -> Response[str]:

@@ -316,6 +316,7 @@ function timelinePanel(timeline) {
                 h("code", {}, e.item_id),
                 e.value === null || e.value === undefined ? "" : ` ${number(e.value, 2)}`,
                 e.source ? ` via ${e.source}` : "",
+                e.context ? h("span", { class: "notice" }, ` "${e.context}"`) : null,
               ),
             ),
           )

@@ -31,16 +31,18 @@ def accepted_per_hour(events: Iterable[ObservedEvent]) -> dict[int, int]:
 
 @dataclass(frozen=True)
 class BandMove:
-    """A contact left ``old`` (None: it had no band yet) for ``new``."""
+    """A contact left ``old`` (None: it had no band yet) for ``new`` (None: it is gone, erased)."""
 
     user_id: str
     old: str | None
-    new: str
+    new: str | None
 
 
 def band_steps(move: BandMove) -> dict[str, int]:
     """Counter steps by band: +1 where the contact went, -1 where it was."""
-    steps = {move.new: 1}
-    if move.old is not None and move.old != move.new:
+    if move.old == move.new:
+        return {}
+    steps = {} if move.new is None else {move.new: 1}
+    if move.old is not None:
         steps[move.old] = -1
     return steps

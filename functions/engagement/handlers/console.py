@@ -12,7 +12,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from engagement import settings
-from engagement.api.console import app
+from engagement.api.console import app, trailing_slash
 from engagement.api.http import serve
 from engagement.observability import logger
 
@@ -21,4 +21,4 @@ settings.current("console")  # a bad setting fails the init, as in every functio
 
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return serve(app, event, context)
+    return trailing_slash(event) or serve(app, event, context)

@@ -94,6 +94,8 @@ class OverviewCounts:
     def move_band(self, move: BandMove) -> None:
         """Move a contact between band counters (one write, on the contact's shard)."""
         steps = {f"n_{band}": step for band, step in band_steps(move).items()}
+        if not steps:
+            return
         with _gauge("moving a band count"):
             self._add(band_key(shard_of(move.user_id, BAND_SHARDS)), steps, "moving a band count")
 
@@ -197,6 +199,12 @@ def band_move(transition: BandTransition) -> BandMove:
 def count_band_change(client: DynamoDBClient, aggregates_table: str, transition: BandTransition) -> None:
     """The band store's hook, after it recorded ``transition``: move the contact's band count."""
     OverviewCounts(client, aggregates_table=aggregates_table).move_band(band_move(transition))
+
+
+def count_band_erased(client: DynamoDBClient, aggregates_table: str, user_id: str, band: str) -> None:
+    """For erasing a person: their stored band no longer counts (call it after the contact item
+    holding ``band`` is deleted, once; without it the count keeps an erased contact)."""
+    OverviewCounts(client, aggregates_table=aggregates_table).move_band(BandMove(user_id, band, None))
 
 
 def note_run_started(counts: OverviewCounts, run: RunId, started_ms: int) -> None:
