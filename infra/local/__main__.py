@@ -85,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
         console("info", f"{name}={value}")
     first_key = keys.split(",")[0].strip()
     print(f"ready: API {system.api_url}  DynamoDB {system.dynamodb_url}  API key {first_key}", flush=True)
+    console("info", f"console: {system.api_url}/console (sign in with the API key)")
     while not stop_requested:
         time.sleep(0.2)
     console("info", "stopping")
