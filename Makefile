@@ -14,7 +14,7 @@ SHELL := /bin/bash
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export AWS_ACCOUNT_ID_ENDPOINT_MODE := disabled
 
-.PHONY: install install-run run test lint typecheck unit bench backtest synth clean node
+.PHONY: install install-run run test lint typecheck unit bench backtest synth clean node vendor
 
 $(VENV)/bin/python:
 	@echo "creating $(VENV)"
@@ -64,6 +64,11 @@ bench: install
 # BG/NBD fit against lifetimes on CDNOW (bench/backtest.py); writes docs/img/backtest-calibration.png.
 backtest: install
 	$(BIN)/python -m bench.backtest
+
+# The console's chart library, from npm at its pinned version and integrity (infra/vendor.py).
+# Its files are committed, so run, test and deploy need no npm: this is only for changing them.
+vendor:
+	$(PYTHON) -m infra.vendor
 
 synth: node install
 	$(BIN)/python -m infra.cloud.app

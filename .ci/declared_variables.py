@@ -29,7 +29,7 @@ def _strings(path: Path, *, fields: tuple[str, ...]) -> set[str]:
     return {name for name in found if NAME.match(name)}
 
 
-names = _strings(ENGAGEMENT / "topology.py", fields=("env_var", "local_env", "arn_env"))
+names = _strings(ENGAGEMENT / "topology.py", fields=("env_var", "local_env", "arn_env", "failure_queue_env"))
 names |= _strings(ENGAGEMENT / "settings.py", fields=())
 names |= {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"}
 print("\n".join(sorted(names)))

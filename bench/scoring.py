@@ -31,6 +31,7 @@ from bench.capacity import CapacityMeter, Tally, item_size
 from bench.report import Row, Section
 from bench.workload import ZipfWorkload
 from engagement.api.event_models import MAX_EVENTS_PER_REQUEST
+from engagement.store.overview_counts import ACCEPTED_PK, BANDS_PK_PREFIX, CAMPAIGNS_PK
 from engagement.topology import TOPOLOGY
 from infra.local.stream_records import LambdaRecord, StreamReader, sequence_of, stream_arn
 
@@ -63,6 +64,11 @@ class ScenarioResult:
     def aggregate_writes(self) -> int:
         """Event log entries and aggregate updates: what the floor is about."""
         return self.ingest.writes + self.scorer_writes(AGGREGATE)
+
+    @property
+    def per_batch_writes(self) -> int:
+        """The same, plus the overview's hourly counters: the other write every batch makes."""
+        return self.aggregate_writes + self.scorer_writes(HOURLY)
 
     @property
     def floor(self) -> int:
@@ -108,7 +114,13 @@ def run() -> Section:
         unit="",
         decimals=0,
         rows=[
-            Row("events + aggregates, each batch once", clean.aggregate_writes, clean.floor, TARGET),
+            Row(
+                "events + aggregates + hourly counters, each batch once",
+                clean.per_batch_writes,
+                clean.floor,
+                TARGET,
+            ),
+            Row("events + aggregates, each batch once", clean.aggregate_writes, clean.floor, None),
             Row("events + aggregates, each batch twice", twice.aggregate_writes, twice.floor, None),
             Row(
                 "band changes: stored, settled (per change)",
@@ -120,6 +132,12 @@ def run() -> Section:
                 "funnel: first stages of an engagement (per 2-item txn)",
                 clean.scorer_writes(FUNNEL),
                 clean.scorer.calls.get("TransactWriteItems", 0),
+                None,
+            ),
+            Row(
+                "overview: band counts, campaign listings (per band change)",
+                clean.scorer_writes(BAND_COUNT, CAMPAIGN),
+                clean.scorer_writes(BAND),
                 None,
             ),
             Row("everything, each batch once", clean.writes, clean.floor, None),
@@ -137,6 +155,10 @@ def run() -> Section:
             " write); the first time an engagement reaches funnel stages is one transaction of two"
             " items (billed twice each) that counts them exactly once. Percentile moves happen in the"
             " daily run, not here.",
+            "The overview's gauges: an hourly counter per distinct hour of accepted events per batch"
+            f" ({clean.scorer_writes(HOURLY)} writes, counted in the target row), one counter move per"
+            f" band change ({clean.scorer_writes(BAND_COUNT)}) and one campaign listing per campaign whose"
+            f" funnel a batch grows ({clean.scorer_writes(CAMPAIGN)}).",
             "Failed conditional writes still cost a write unit, so they are counted as writes.",
             "Write units: DynamoDB bills ceil(max(item size before, after) / 1 KB) per write; largest"
             f" aggregate item after the clean pass: {clean.largest_aggregate_bytes:,} bytes.",
@@ -217,7 +239,9 @@ def _scenario(
         events=len(records),
         batches=len(batches),
         aggregates_touched=sum(_distinct_aggregates(batch) for batch in batches),
-        aggregates={key: _effect(item) for key, item in aggregates.items()},
+        # The hourly counters are keyed by when the scenario ran, so they cannot match between two
+        # runs; their exactness under redelivery is tested (tests/integration/test_overview_api.py).
+        aggregates={key: _effect(item) for key, item in aggregates.items() if key[0] != ACCEPTED_PK},
         largest_aggregate_bytes=max((item_size(item) for item in aggregates.values()), default=0),
     )
 
@@ -248,12 +272,19 @@ def _aggregate_items(table: str) -> dict[tuple[str, str], dict[str, Any]]:
 
 
 AGGREGATE, BAND, SETTLE, FUNNEL, EVENT = "aggregate", "band", "settle", "funnel", "event"
+HOURLY, BAND_COUNT, CAMPAIGN = "overview-hourly", "overview-band-count", "overview-campaign"
+_OVERVIEW_KINDS = {ACCEPTED_PK: HOURLY, CAMPAIGNS_PK: CAMPAIGN}
 
 
 def _purpose(operation: str, params: Mapping[str, Any]) -> str:
-    """What a write is for, from its request: the scorer's aggregate updates ADD to ``ver``."""
+    """What a write is for, from its request: the scorer's aggregate updates ADD to ``ver``; the
+    overview's counters are told by their partition."""
     if operation == "TransactWriteItems":
         return FUNNEL
+    pk = str(params.get("Key", {}).get("pk", {}).get("S", ""))
+    overview = BAND_COUNT if pk.startswith(BANDS_PK_PREFIX) else _OVERVIEW_KINDS.get(pk)
+    if overview is not None:
+        return overview
     names = set(params.get("ExpressionAttributeNames", {}).values())
     if "ver" in names:
         return AGGREGATE
@@ -264,14 +295,18 @@ def _purpose(operation: str, params: Mapping[str, Any]) -> str:
     return EVENT if operation == "PutItem" else "other"
 
 
-PATH_DEPENDENT = frozenset({"ver", "band_since", "band_score"})
-"""The write counter, and when (on the wall clock) and at what score the band last changed."""
+PATH_DEPENDENT = frozenset({"ver", "band_since", "band_score", "since_ms"})
+"""The write counter, when (on the wall clock) and at what score the band last changed, and
+when the campaign was first listed."""
 
 
 def _effect(item: dict[str, Any]) -> dict[str, Any]:
-    """What an aggregate says about engagement: without path-dependent attributes and dedupe tokens."""
+    """What an aggregate says about engagement: without path-dependent attributes and dedupe tokens
+    (and without a band counter's 0 for a band contacts only passed through)."""
     return {
         name: value
         for name, value in item.items()
-        if name not in PATH_DEPENDENT and not name.startswith("seen")
+        if name not in PATH_DEPENDENT
+        and not name.startswith("seen")
+        and not (name.startswith("n_") and value == {"N": "0"})
     }

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from engagement.domain.scoring_config import ScoringConfig
     from engagement.settings import Settings
     from engagement.store.eventbridge import BandPublisher
+    from engagement.store.overview_counts import OverviewCounts
     from engagement.store.runs import RunStore
 
 
@@ -47,6 +48,16 @@ def runs() -> RunStore:
 
 
 @cache
+def overview_counts() -> OverviewCounts:
+    """The overview's counters, for the functions that keep them (scorer, jobs)."""
+    from engagement.store.overview_counts import OverviewCounts  # noqa: PLC0415 (see the imports)
+
+    return OverviewCounts(
+        store().client, aggregates_table=settings().table("aggregates"), runs_table=settings().table("runs")
+    )
+
+
+@cache
 def scoring_config() -> ScoringConfig:
     """Read once: a bad value fails the cold start, not every request (see domain.scoring_config)."""
     from engagement.domain.scoring_config import from_environment  # noqa: PLC0415 (see the imports)
@@ -58,7 +69,7 @@ def reset() -> None:
     """Forget every dependency and the parsed settings (tests and benchmarks that point the
     process at new tables)."""
     settings_module.reset()
-    for dependency in (store, publisher, runs, scoring_config):
+    for dependency in (store, publisher, runs, scoring_config, overview_counts):
         dependency.cache_clear()
 
 

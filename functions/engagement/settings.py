@@ -34,7 +34,7 @@ RETENTION_DAYS = 400
 """How long the event log and the score history keep what they hold (TTL), so how far back any
 answer can look. One number: the history cannot usefully outlive the events it summarizes."""
 
-Origin = Literal["setting", "table", "bus", "secret_arn", "secret_value", "library"]
+Origin = Literal["setting", "table", "bus", "queue", "secret_arn", "secret_value", "library"]
 
 
 class SettingsError(ValueError):
@@ -60,7 +60,8 @@ class Variable:
     locally: bool = True
     """Set by the local runner (secret ARNs are not: the runner gives the values)."""
     resource: str | None = None
-    """The table, bus or secret key whose name or ARN the variable carries."""
+    """The table, bus or secret key whose name or ARN the variable carries (for a queue, the
+    function whose stream mapping it is the failure queue of)."""
 
     @property
     def secret(self) -> bool:
@@ -263,6 +264,9 @@ class Settings:
     """Table key -> physical name, for the tables the topology gives the function."""
     buses: Mapping[str, str] = field(default_factory=dict)
     """Bus key -> name, for the buses the function publishes to."""
+    failure_queues: Mapping[str, str] = field(default_factory=dict)
+    """Stream consumer -> URL of its mapping's failure queue, for the functions that watch it;
+    empty when unset (the depth is then reported as unknown)."""
     secrets: Mapping[str, SecretSource] = field(default_factory=dict)
     """Secret key -> where its value comes from."""
 
@@ -315,6 +319,18 @@ def variables() -> tuple[Variable, ...]:
         found.append(
             Variable(bus.env_var, "bus", bus.publishers, f"Name of the {bus.key} event bus", resource=bus.key)
         )
+    for mapping in TOPOLOGY.stream_mappings:
+        watchers = tuple(f.name for f in TOPOLOGY.functions if mapping.function in f.failure_queues)
+        if mapping.failure_queue_env and watchers:
+            found.append(
+                Variable(
+                    mapping.failure_queue_env,
+                    "queue",
+                    watchers,
+                    f"URL of the on-failure queue of the {mapping.table} stream into {mapping.function}",
+                    resource=mapping.function,
+                )
+            )
     for secret in TOPOLOGY.secrets:
         readers = tuple(f.name for f in TOPOLOGY.functions if secret.key in f.secrets)
         found.append(
@@ -373,6 +389,11 @@ def load(environ: Mapping[str, str], *, function: str | None = None) -> Settings
             problems.append(f"{declared.variable} must be {declared.rule}")
     tables = {t.key: environ.get(t.env_var, "") for t in TOPOLOGY.tables}
     buses = {b.key: environ.get(b.env_var, "") for b in TOPOLOGY.buses}
+    failure_queues = {
+        m.function: environ[m.failure_queue_env]
+        for m in TOPOLOGY.stream_mappings
+        if m.failure_queue_env and environ.get(m.failure_queue_env)
+    }
     sources = {
         s.key: SecretSource(arn=environ.get(s.arn_env) or None, value=environ.get(s.local_env))
         for s in TOPOLOGY.secrets
@@ -385,7 +406,7 @@ def load(environ: Mapping[str, str], *, function: str | None = None) -> Settings
     if problems:
         where = f"{function}: " if function else ""
         raise SettingsError(f"{where}invalid configuration: " + "; ".join(problems))
-    return Settings(**values, tables=tables, buses=buses, secrets=sources)
+    return Settings(**values, tables=tables, buses=buses, failure_queues=failure_queues, secrets=sources)
 
 
 @cache

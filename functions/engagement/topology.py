@@ -82,6 +82,10 @@ class FunctionSpec:
     packages: tuple[str, ...] = ()
     """Third-party distributions imported beyond the runtime's boto3 and the Powertools layer;
     the stack ships them in a layer built for the function's platform, at the tested versions."""
+    failure_queues: tuple[str, ...] = ()
+    """Stream mappings (by their consumer function) whose on-failure queue this function reads
+    the depth of: the stack grants ``sqs:GetQueueAttributes`` on that queue alone and passes its
+    URL in the mapping's ``failure_queue_env``."""
 
     @property
     def module(self) -> str:
@@ -112,6 +116,8 @@ class RouteSpec:
     """For a webhook route, the source module (``engagement.webhooks.<webhook>``) that serves it."""
     not_found: str | None = None
     """When the route answers 404 for something absent, what (the OpenAPI document says so)."""
+    produces: tuple[str, ...] = ()
+    """Media types of a successful answer that is not JSON (pages, scripts, styles)."""
 
     @property
     def route_key(self) -> str:
@@ -176,6 +182,9 @@ class StreamMappingSpec:
     """Records whose ``eventName`` is not listed are filtered out before batching."""
     on_failure: Literal["queue"] = "queue"
     """Batches that exhaust retries or age go to the failure queue (metadata only, as Lambda does)."""
+    failure_queue_env: str = ""
+    """Variable carrying the failure queue's URL into the functions that watch it
+    (``FunctionSpec.failure_queues``); empty when none does."""
 
     def __post_init__(self) -> None:
         # Lambda's own bounds, and no "-1 = forever": an unbounded age lets one poison record
@@ -466,10 +475,16 @@ TOPOLOGY = Topology.assemble(
             handler="engagement.handlers.query.handler",
             memory_mb=512,
             timeout_s=10,
-            description="GET /v1/users/..., segments, funnels: scores evaluated at request time",
-            tables={"aggregates": ("GetItem", "Query"), "events": (), "history": ("Query",)},
+            description="GET /v1/users/..., segments, funnels, overview: scores evaluated at request time",
+            tables={
+                "aggregates": ("GetItem", "Query", "BatchGetItem"),
+                "events": (),
+                "history": ("Query",),
+                "runs": ("BatchGetItem",),  # the overview's latest decay and cleanup runs
+            },
             indexes={"aggregates": (SEGMENTS.name,), "events": (EVENTS_BY_USER.name,)},
             secrets=("api_keys",),
+            failure_queues=("scorer",),  # the overview shows how many stream batches were given up
         ),
         FunctionSpec(
             name="telegram",
@@ -536,6 +551,13 @@ TOPOLOGY = Topology.assemble(
                 "runs": ("GetItem", "PutItem", "UpdateItem", "Query"),
             },
         ),
+        FunctionSpec(
+            name="console",
+            handler="engagement.handlers.console.handler",
+            memory_mb=256,
+            timeout_s=10,
+            description="GET /console and /docs: the operator's console and Swagger UI (public pages)",
+        ),
     ),
     routes=(
         RouteSpec(
@@ -573,6 +595,7 @@ TOPOLOGY = Topology.assemble(
             not_found="nothing was recorded for the contact",
         ),
         RouteSpec("GET", "/v1/users/{user_id}/history", "query", "get_history", tag="contacts"),
+        RouteSpec("GET", "/v1/users/{user_id}/curve", "query", "get_curve", tag="scores"),
         RouteSpec("GET", "/v1/segments/{band}", "query", "list_segment", tag="contacts"),
         RouteSpec(
             "GET",
@@ -582,6 +605,7 @@ TOPOLOGY = Topology.assemble(
             tag="contacts",
             not_found="no contact reached any stage of the item",
         ),
+        RouteSpec("GET", "/v1/overview", "query", "get_overview", tag="overview"),
         RouteSpec("GET", "/v1/openapi.json", "query", "get_openapi", tag="meta", public=True),
         RouteSpec(
             "POST",
@@ -602,6 +626,39 @@ TOPOLOGY = Topology.assemble(
             public=True,
             not_found="the token is unknown, forged or expired",
         ),
+        # The console's pages are public; the data they show comes from the routes above, with a key.
+        RouteSpec(
+            "GET", "/console", "console", "get_console", tag="console", public=True, produces=("text/html",)
+        ),
+        RouteSpec(
+            "GET",
+            "/console/{asset}",
+            "console",
+            "get_console_asset",
+            tag="console",
+            public=True,
+            not_found="no such asset",
+            produces=("text/javascript", "text/css", "text/plain"),
+        ),
+        RouteSpec(
+            "GET",
+            "/docs",
+            "console",
+            "get_docs",
+            tag="console",
+            public=True,
+            produces=("text/html", "application/json"),
+        ),
+        RouteSpec(
+            "GET",
+            "/docs/{asset}",
+            "console",
+            "get_docs_asset",
+            tag="console",
+            public=True,
+            not_found="no such asset",
+            produces=("text/javascript", "text/css"),
+        ),
     ),
     stream_mappings=(
         StreamMappingSpec(
@@ -615,6 +672,7 @@ TOPOLOGY = Topology.assemble(
             max_record_age_s=6 * 3600,
             report_batch_item_failures=True,
             event_names=("INSERT",),
+            failure_queue_env="STREAM_FAILURE_QUEUE_URL",
         ),
     ),
     schedules=(

@@ -134,6 +134,13 @@ def build_function(
                 actions=["secretsmanager:GetSecretValue"], resources=[data.secrets[secret_key].secret_arn]
             )
         )
+    for consumer in spec.failure_queues:
+        # The depth of a stream's failure queue, nothing else of it (no receive, no delete).
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["sqs:GetQueueAttributes"], resources=[data.failure_queues[consumer].queue_arn]
+            )
+        )
     for bus in topology.buses:
         if spec.name in bus.publishers:
             data.buses[bus.key].grant_put_events_to(function)
@@ -161,6 +168,8 @@ def _environment(spec: FunctionSpec, *, data: StatefulResources, stage: StageCon
             value = data.tables[key].table_name
         elif variable.origin == "bus":
             value = data.buses[key].event_bus_name
+        elif variable.origin == "queue":
+            value = data.failure_queues[key].queue_url
         elif variable.origin == "secret_arn":
             value = data.secrets[key].secret_arn
         else:

@@ -89,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"ready: API {system.api_url}  DynamoDB {system.dynamodb_url}  API key {_shown_key(keys)}", flush=True
     )
+    console("info", f"console: {system.api_url}/console (sign in with the API key)")
     while not stop_requested:
         time.sleep(0.2)
     console("info", "stopping")

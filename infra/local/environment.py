@@ -41,10 +41,12 @@ def function_environment(
     log_level: str,
     secrets: Mapping[str, str],
     public_base_url: str | None,
+    failure_queues: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """What the stack would give every function, pointed at this machine. Credentials are fake
     on purpose: nothing the runner starts can reach a real AWS account. ``secrets`` are values
-    by variable; ``public_base_url`` is the runner's own URL, unless the shell sets one."""
+    by variable; ``public_base_url`` is the runner's own URL, unless the shell sets one;
+    ``failure_queues`` the local stand-ins of the stream mappings' on-failure queues."""
     resources = {**table_environment(table_prefix), **bus_environment(table_prefix)}
     environment = {
         "AWS_ACCESS_KEY_ID": "local",
@@ -64,6 +66,10 @@ def function_environment(
     for name, variable in local_variables().items():
         if variable.origin in ("table", "bus"):
             environment[name] = resources[name]
+        elif variable.origin == "queue":
+            url = (failure_queues or {}).get(variable.resource or "")
+            if url:  # without a queue the overview says the depth is unknown
+                environment[name] = url
         elif variable.origin == "library":
             environment[name] = log_level if name == "POWERTOOLS_LOG_LEVEL" else variable.default or ""
         elif variable.origin == "secret_value":

@@ -29,11 +29,12 @@ from infra.local.durable import DurableDynamoDB, mapping_key
 from infra.local.dynamodb_server import DynamoDBServer
 from infra.local.environment import apply as apply_environment
 from infra.local.environment import function_environment
+from infra.local.failure_queue import MirroredFailureStore, create_failure_queues, local_client
 from infra.local.faults import Faults
 from infra.local.gateway import Gateway
 from infra.local.jobs import JobRunner
 from infra.local.lambdas import LocalFunction, load_functions
-from infra.local.pump import FailureStore, StreamPump
+from infra.local.pump import StreamPump
 from infra.local.scheduler import Firing, Scheduler
 from infra.local.stream_records import StreamReader, stream_arn
 from infra.local.tables import create_tables
@@ -86,7 +87,7 @@ class LocalSystem:
     log: Log = field(default=lambda kind, line: print(line, flush=True))
     clock: RunnerClock = field(init=False, default_factory=RunnerClock)
     faults: Faults = field(init=False)
-    failures: FailureStore = field(init=False, default_factory=FailureStore)
+    failures: MirroredFailureStore = field(init=False, default_factory=MirroredFailureStore)
     functions: dict[str, LocalFunction] = field(init=False, default_factory=dict)
     pumps: list[StreamPump] = field(init=False, default_factory=list)
     tables: dict[str, str] = field(init=False, default_factory=dict)
@@ -132,8 +133,12 @@ class LocalSystem:
         )
         self.dynamodb_url = self._dynamodb.start()
         durable.mark_function_requests()
-        apply_environment(self._environment(dict(os.environ)))
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        sqs = local_client("sqs", self.dynamodb_url)
+        failure_queues = create_failure_queues(sqs, TABLE_PREFIX)
+        apply_environment(self._environment(dict(os.environ), failure_queues))
+        # One failure store serves every mapping (the topology has one): it mirrors into the scorer's.
+        self.failures.attach(sqs, failure_queues[TOPOLOGY.stream_mappings[0].function])
         client = boto3.client("dynamodb")
         self.tables = create_tables(client, TABLE_PREFIX)
         self._bus_taps = create_buses(boto3.client("events"), boto3.client("sqs"), TABLE_PREFIX)
@@ -230,12 +235,13 @@ class LocalSystem:
         if self._dynamodb:
             self._dynamodb.stop()
 
-    def _environment(self, shell: Mapping[str, str]) -> dict[str, str]:
+    def _environment(self, shell: Mapping[str, str], failure_queues: Mapping[str, str]) -> dict[str, str]:
         port = self.config.port
         return function_environment(
             shell=shell,
             table_prefix=TABLE_PREFIX,
             dynamodb_url=self.dynamodb_url,
+            failure_queues=failure_queues,
             log_level=self.config.log_level,
             secrets={TOPOLOGY.secret("api_keys").local_env: self.config.api_keys, **self.config.secrets},
             # Links and signed callbacks use the URL the runner actually serves (a shell's

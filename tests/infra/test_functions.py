@@ -77,9 +77,15 @@ def test_environment_is_exactly_what_the_settings_declaration_says_the_function_
         if variable.origin in ("setting", "library"):
             assert value == variable.default, variable_name
             continue
-        resources = {"table": stateful.tables, "bus": stateful.buses, "secret_arn": stateful.secrets}
+        resources = {
+            "table": stateful.tables,
+            "bus": stateful.buses,
+            "secret_arn": stateful.secrets,
+            "queue": stateful.failure_queues,
+        }
         resource = resources[variable.origin][variable.resource or ""]
-        # A table's or bus's Ref is its name, a secret's Ref its ARN: exactly what the runtime reads.
+        # A table's or bus's Ref is its name, a secret's Ref its ARN, a queue's its URL: exactly
+        # what the runtime reads.
         assert dev.exports.ref(value).logical_id == logical_id(resource), variable_name
         assert dev.exports.ref(value).attribute is None, variable_name
 

@@ -26,6 +26,8 @@ STREAM_READS = {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetS
 LIST_STREAMS = "dynamodb:ListStreams"
 # What CDK's queue binding grants for an on-failure destination: send, plus metadata of that queue.
 QUEUE_SEND = {"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"}
+# What a function watching a failure queue may do with it: read its depth, nothing more.
+QUEUE_DEPTH = {"sqs:GetQueueAttributes"}
 LOG_WRITES = {"logs:CreateLogStream", "logs:PutLogEvents"}
 TRACING = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
 
@@ -107,6 +109,8 @@ def _expected(dev: Synthesized, function_name: str) -> dict[Resource, set[str]]:
             expected[Ref(logical_id(stateful.buses[bus.key]), "Arn")] |= {"events:PutEvents"}
     for key in spec.secrets:
         expected[Ref(logical_id(stateful.secrets[key]))] |= {"secretsmanager:GetSecretValue"}
+    for consumer in spec.failure_queues:
+        expected[Ref(logical_id(stateful.failure_queues[consumer]), "Arn")] |= QUEUE_DEPTH
     for mapping in TOPOLOGY.stream_mappings:
         if mapping.function == function_name:
             stream = Ref(logical_id(stateful.tables[mapping.table]), "StreamArn")
@@ -184,7 +188,17 @@ def test_secret_and_queue_grants_follow_the_spec(dev: Synthesized, name: str) ->
         logical_id(stateful.failure_queues[m.function])
         for m in TOPOLOGY.stream_mappings
         if m.function == name
-    } | {logical_id(stateful.topic_dead_letters[t.key]) for t in TOPOLOGY.topics if t.function == name}
+    } | {logical_id(stateful.topic_dead_letters[t.key]) for t in TOPOLOGY.topics if t.function == name} | {
+        logical_id(stateful.failure_queues[consumer]) for consumer in SPECS[name].failure_queues
+    }
+
+
+@pytest.mark.parametrize("name", [spec.name for spec in TOPOLOGY.functions if spec.failure_queues])
+def test_a_function_watching_a_failure_queue_can_only_read_its_depth(dev: Synthesized, name: str) -> None:
+    stateful = dev.stacks.stateful.resources
+    for consumer in SPECS[name].failure_queues:
+        queue = Ref(logical_id(stateful.failure_queues[consumer]), "Arn")
+        assert _grants(dev, name)[queue] == QUEUE_DEPTH
 
 
 @pytest.mark.parametrize("name", SPECS)

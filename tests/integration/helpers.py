@@ -78,8 +78,15 @@ def aggregate_items(aggregates_table: str) -> dict[tuple[str, str], dict[str, An
         for item in page["Items"]:
             if item["pk"]["S"].startswith("PCT#") and item.get("n") == {"N": "0"}:
                 continue  # a percentile bucket a contact passed through: empty is the same as absent
+            # A band contacts passed through on the way (another batching evaluates them at other
+            # moments): its count of 0 is the same as none.
+            passed_through = item["pk"]["S"].startswith("OVERVIEW#bands#")
             # Sets have no order on the wire.
-            normalized = {k: _sorted_sets(v) for k, v in item.items() if k not in PATH_DEPENDENT}
+            normalized = {
+                k: _sorted_sets(v)
+                for k, v in item.items()
+                if k not in PATH_DEPENDENT and not (passed_through and k.startswith("n_") and v == {"N": "0"})
+            }
             items[(item["pk"]["S"], item["sk"]["S"])] = normalized
     return items
 

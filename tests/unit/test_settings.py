@@ -141,6 +141,7 @@ def _runner_environment(shell: dict[str, str]) -> dict[str, str]:
         log_level="WARNING",
         secrets={"ENGAGEMENT_API_KEYS": "generated"},
         public_base_url="http://127.0.0.1:3000",
+        failure_queues={"scorer": "http://127.0.0.1:8000/000000000000/local-scorer-stream-failures"},
     )
 
 
@@ -161,6 +162,7 @@ def test_the_shell_may_set_settings_and_secrets_but_never_resources_or_aws() -> 
         "PUBLIC_BASE_URL": "https://tunnel.example",
         "ENGAGEMENT_API_KEYS": "mine",
         "EVENTS_TABLE": "someone-elses",
+        "STREAM_FAILURE_QUEUE_URL": "https://sqs.example/someone-elses",
         "TWILIO_AUTH_TOKEN_SECRET_ARN": "arn:aws:secretsmanager:x",
         "AWS_PROFILE": "production",
         "AWS_ENDPOINT_URL": "https://junk.example",
@@ -169,6 +171,7 @@ def test_the_shell_may_set_settings_and_secrets_but_never_resources_or_aws() -> 
     assert environment["PUBLIC_BASE_URL"] == "https://tunnel.example"
     assert environment["ENGAGEMENT_API_KEYS"] == "mine"
     assert environment["EVENTS_TABLE"] == "local-events"
+    assert environment["STREAM_FAILURE_QUEUE_URL"].endswith("/local-scorer-stream-failures")
     process = dict(shell)
     apply(environment, process)
     assert "AWS_PROFILE" not in process

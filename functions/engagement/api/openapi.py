@@ -37,6 +37,7 @@ ROUTE_MODULES = {
     "telegram": "engagement.api.telegram",
     "sms": "engagement.api.sms",
     "links": "engagement.api.links",
+    "console": "engagement.api.console",
 }
 ERROR = "Error"
 ERROR_SCHEMA: dict[str, Any] = {
@@ -109,6 +110,11 @@ def _success(route: RouteSpec, generated: dict[str, Any]) -> dict[str, Any]:
         return {
             "description": "Redirect to the link's destination",
             "headers": {"Location": {"schema": {"type": "string", "format": "uri"}}},
+        }
+    if route.produces:
+        return {
+            "description": generated.get("description", "Successful Response"),
+            "content": {media: {"schema": {"type": "string"}} for media in route.produces},
         }
     if route.webhook is None:
         return generated

@@ -10,6 +10,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from engagement import deps
 from engagement.api import openapi
 from engagement.api.contacts import get_funnel, get_history, get_score, list_segment
+from engagement.api.curves import get_curve
+from engagement.api.overview import get_overview
 from engagement.api.params import AsOf, ItemId, UserId
 from engagement.api.params import at_or_now as _at
 from engagement.api.resolver import resolver_for
@@ -76,5 +78,7 @@ app = resolver_for(
     get_history,
     list_segment,
     get_funnel,
+    get_curve,
+    get_overview,
     get_openapi,
 )

@@ -22,6 +22,7 @@ from engagement.domain.runs import Pacing, Process, RunId, SegmentTask, plan, su
 from engagement.domain.timefmt import rfc3339, to_ms
 from engagement.handlers._schedule import scheduled_instant
 from engagement.observability import logger, metrics
+from engagement.store.overview_counts import note_run_finished, note_run_started
 from engagement.topology import TOPOLOGY, JobSpec
 
 STOP_MARGIN_S = 60.0
@@ -55,7 +56,9 @@ class Job:
         return RunId(self.spec.name, to_ms(scheduled_instant(event)))
 
     def plan(self, run: RunId) -> dict[str, Any]:
-        deps.runs().start(run, to_ms(clock.now()))
+        record = deps.runs().start(run, to_ms(clock.now()))
+        if record.finished_ms is None:  # a finished run planned again (a repeat) writes nothing
+            note_run_started(deps.overview_counts(), run, record.started_ms)
         return {
             "job": run.job,
             "time": rfc3339(run.at),
@@ -112,6 +115,9 @@ class Job:
             **tally.as_dict(),
         }
         logger.info(f"{run.job} run", extra=summary)
+        note_run_finished(
+            deps.overview_counts(), run, record.started_ms, now_ms, complete=complete, tally=tally
+        )
         if not complete:
             raise IncompleteRun(f"{run}: not every segment is done; rerun the same scheduled time to resume")
         return summary

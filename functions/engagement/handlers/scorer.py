@@ -28,6 +28,7 @@ from engagement.domain.timefmt import to_ms
 from engagement.domain.upkeep import Upkeep
 from engagement.observability import emit_metrics, logger, metrics
 from engagement.store.items import observed_event
+from engagement.store.overview_counts import counting
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 deps.init("scorer", publishes=True, scores=True)  # settings and clients at init, not on a request
@@ -87,7 +88,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
     store = deps.store()
     upkeep = Upkeep(store.contacts, deps.publisher(), deps.scoring_config())
     # Bands are evaluated as of now: the events just arrived, whatever their own timestamps.
-    outcome = score_batch(batch.events, store, upkeep=upkeep, at_ms=to_ms(clock.now()))
+    with counting(store, deps.overview_counts(), to_ms(clock.now())) as writer:  # the overview's gauges
+        outcome = score_batch(batch.events, writer, upkeep=upkeep, at_ms=to_ms(clock.now()))
     report = upkeep.report
     metrics.add_metric(name="EventsApplied", unit=MetricUnit.Count, value=outcome.applied)
     metrics.add_metric(name="DuplicatesFiltered", unit=MetricUnit.Count, value=outcome.duplicates)

@@ -205,9 +205,14 @@ class ContactStore:
             f"attribute_exists({expr.name('pk')}) AND {was} AND attribute_not_exists({pending}) "
             f"AND (attribute_not_exists({since}) OR {since} <= {expr.value(new.since_ms)})"
         )
-        return self._conditional_update(
+        changed = self._conditional_update(
             AggregateKey(transition.user_id), f"SET {', '.join(sets)}", condition, expr, "changing a band"
         )
+        if changed:  # the overview's contacts per band follow every recorded change
+            from engagement.store.overview_counts import count_band_change  # noqa: PLC0415 - band writers only
+
+            count_band_change(self._client, self._aggregates, transition)
+        return changed
 
     def settle_transition(self, transition: BandTransition) -> None:
         """Published: clear the pending mark (if it is still this transition's)."""

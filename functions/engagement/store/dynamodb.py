@@ -73,6 +73,8 @@ class ApplyResult:
     read_before_write: bool
     item: dict[str, Any] | None
     """The aggregate as it stands after this write (or as found, when nothing was new)."""
+    applied_ids: frozenset[str] = frozenset()
+    """The events this write absorbed (the others were already in the aggregate)."""
 
     @property
     def contact(self) -> ContactRecord | None:
@@ -195,10 +197,17 @@ class DynamoStore:
                 duplicates=first.duplicates + rest.duplicates,
                 read_before_write=first.read_before_write or rest.read_before_write,
                 item=rest.item,
+                applied_ids=first.applied_ids | rest.applied_ids,
             )
         try:
             item = self._update(delta, exact=None)
-            return ApplyResult(applied=len(delta.events), duplicates=0, read_before_write=False, item=item)
+            return ApplyResult(
+                applied=len(delta.events),
+                duplicates=0,
+                read_before_write=False,
+                item=item,
+                applied_ids=frozenset(e.event_id for e in delta.events),
+            )
         except ConditionFailed as refused:
             return self._apply_exactly(delta, refused.item)
 
@@ -223,7 +232,11 @@ class DynamoStore:
             try:
                 item = self._update(fresh, exact=ExactBounds.after(current, fresh))
                 return ApplyResult(
-                    applied=len(fresh.events), duplicates=duplicates, read_before_write=True, item=item
+                    applied=len(fresh.events),
+                    duplicates=duplicates,
+                    read_before_write=True,
+                    item=item,
+                    applied_ids=frozenset(e.event_id for e in fresh.events),
                 )
             except ConditionFailed as refused:
                 current = refused.item
