@@ -638,7 +638,8 @@ TOPOLOGY = Topology.assemble(
             tag="console",
             public=True,
             not_found="no such asset",
-            produces=("text/javascript", "text/css", "text/plain"),
+            # A path that decodes back to the page itself (/console/%3F) answers the page.
+            produces=("text/javascript", "text/css", "text/plain", "text/html"),
         ),
         RouteSpec(
             "GET",
@@ -657,7 +658,7 @@ TOPOLOGY = Topology.assemble(
             tag="console",
             public=True,
             not_found="no such asset",
-            produces=("text/javascript", "text/css"),
+            produces=("text/javascript", "text/css", "text/html"),
         ),
     ),
     stream_mappings=(

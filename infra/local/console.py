@@ -31,5 +31,8 @@ class Console:
             code = _STATUS_COLORS.get(status.group(1))
         if self.color and code:
             text = f"\x1b[{code}m{text}\x1b[0m"
+        # One write per line: print() writes the text and the newline separately, and the
+        # functions' JSON log lines (written by another handler) could land in between.
         with self._lock:
-            print(text, flush=True)
+            sys.stdout.write(text + "\n")
+            sys.stdout.flush()

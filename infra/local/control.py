@@ -15,11 +15,13 @@ DELETE /_local/faults      clear every fault
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from engagement.domain import strict_json
 from engagement.domain.timefmt import parse_rfc3339
 from engagement.topology import TOPOLOGY
 from infra.local.apigw import HttpResponse
@@ -35,9 +37,26 @@ _COMPACT = re.compile(r"(\d+(?:\.\d+)?)([wdhms])")
 _ISO = re.compile(r"P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?")
 
 
+MAX_ADVANCE = timedelta(days=3650)
+"""How far one call moves the clock: ten years of daily runs is already a long wait."""
+
+
 def parse_duration(text: str | float) -> timedelta:
-    """``90`` (seconds), ``90s``, ``15m``, ``2h``, ``3d``, ``1w``, ``1d12h`` or ISO 8601 ``P1DT2H``."""
+    """``90`` (seconds), ``90s``, ``15m``, ``2h``, ``3d``, ``1w``, ``1d12h`` or ISO 8601 ``P1DT2H``,
+    at most ``MAX_ADVANCE``."""
+    try:
+        found = _duration(text)
+    except (OverflowError, ArithmeticError):
+        found = MAX_ADVANCE * 2
+    if not timedelta(0) <= found <= MAX_ADVANCE:
+        raise ValueError(f"a duration must be between 0 and {MAX_ADVANCE.days} days")
+    return found
+
+
+def _duration(text: str | float) -> timedelta:
     if isinstance(text, int | float) and not isinstance(text, bool):
+        if not math.isfinite(text):
+            raise ValueError("a duration must be a finite number of seconds")
         return timedelta(seconds=float(text))
     value = str(text).strip()
     if re.fullmatch(r"\d+(?:\.\d+)?", value):
@@ -83,14 +102,14 @@ class ControlApi:
         if route is None:
             return _error(404, f"no control route {request.method} {request.path}")
         try:
-            body = json.loads(request.body) if request.body else {}
-        except json.JSONDecodeError:
-            return _error(400, "the body must be JSON")
+            body = strict_json.parse(request.body) if request.body else {}
+        except strict_json.JsonRefused as refused:
+            return _error(400, f"the body must be a JSON object: {refused}")
         if not isinstance(body, dict):
             return _error(400, "the body must be a JSON object")
         try:
             return route(body)
-        except ValueError as exc:
+        except (ValueError, OverflowError) as exc:
             return _error(400, str(exc))
 
     def _publish(self, key: str, message: bytes) -> HttpResponse:
@@ -98,12 +117,17 @@ class ControlApi:
             topic = TOPOLOGY.topic(key)
         except KeyError:
             return _error(404, f"no topic {key!r}; the topology declares {[t.key for t in TOPOLOGY.topics]}")
-        event = sns_event(key, message.decode("utf-8"), self.system.clock.now())
+        try:
+            text = message.decode("utf-8")
+        except UnicodeDecodeError:
+            return _error(400, "an SNS message is UTF-8 text")
+        event = sns_event(key, text, self.system.clock.now())
         try:
             result = self.system.functions[topic.function].invoke(event)
         except Exception as exc:
-            self.system.log("error", f"topic {key} -> {topic.function}: {type(exc).__name__}: {exc}")
-            return _json(502, {"error": "function_failed", "message": f"{type(exc).__name__}: {exc}"})
+            # SNS would retry (and then dead-letter) the delivery; the kind only, as everywhere.
+            self.system.log("error", f"topic {key} -> {topic.function}: {type(exc).__name__}")
+            return _json(502, {"error": "function_failed", "message": type(exc).__name__})
         self.system.log("stream", f"topic {key} -> {topic.function}: {result}")
         self.system.settle()
         return _json(200, {"delivered_to": topic.function, "result": result})
@@ -122,10 +146,19 @@ class ControlApi:
             target = self.system.clock.now() + parse_duration(body["advance"])
         else:
             target = parse_rfc3339(str(body["set"]))
-        return _json(200, self.system.advance_to(target).as_json())
+        try:
+            return _json(200, self.system.advance_to(target).as_json())
+        except TimeoutError:
+            # The clock moved; the stream is still being scored. Not the request's fault.
+            return _json(202, {"now": self.system.clock.now().isoformat(), "settled": False})
 
     def _settle(self, _: dict[str, Any]) -> HttpResponse:
-        self.system.settle()
+        try:
+            self.system.settle()
+        except TimeoutError:
+            # Still scoring: not an error of the request. Say how much is left; ask again.
+            pending = sum(p.pending() for p in self.system.pumps)
+            return _json(202, {"pending_stream_records": pending, "settled": False})
         return _json(200, {"pending_stream_records": sum(p.pending() for p in self.system.pumps)})
 
     def _set_faults(self, body: dict[str, Any]) -> HttpResponse:

@@ -19,7 +19,7 @@ from urllib.parse import unquote
 
 from engagement.domain.clock import Clock
 from engagement.topology import RouteSpec
-from engagement.webhooks.sms import masked
+from engagement.webhooks.sms import redacted
 from infra.local.apigw import (
     HttpResponse,
     allowed_methods,
@@ -49,19 +49,27 @@ class Request:
 ControlHandler = Callable[[Request], HttpResponse]
 
 
-_PHONE = re.compile(r"(?:\+|%2B)\d{7,15}|(?<!\d)\d{11,15}(?!\d)", re.IGNORECASE)
+_TOKEN = re.compile(r"^(/(?:[^/]+/)?c/)[^/]+")
 
 
+READ_TIMEOUT_S = 30
 MAX_REQUEST_BYTES = 10 * 1024 * 1024
 """API Gateway's payload limit for HTTP APIs: a larger body is refused before it is read."""
 
 
 def masked_target(target: str) -> str:
-    """The request line as logged: phone numbers in the path masked, as everywhere, and the query
-    reduced to its parameter names (values can be message text: a Vonage GET carries ``text=``)."""
+    """The request line as logged: the path decoded, with anything that could be a phone number
+    masked (however written: ``+1-555-…``, percent-encoded digits, zero-width joiners) and a
+    tracked link's token hidden (it is a capability); the query reduced to how many parameters it
+    has (names and values can both be message text: a Vonage GET carries ``text=``)."""
     path, sep, query = target.partition("?")
-    names = "&".join(dict.fromkeys(part.split("=", 1)[0] for part in query.split("&") if part))
-    return _PHONE.sub(lambda m: masked(unquote(m.group(0))), path) + (f"?{names}" if sep else "")
+    shown = redacted_path(unquote(path))
+    count = len([part for part in query.split("&") if part])
+    return shown + (f"?({count} parameters)" if sep else "")
+
+
+def redacted_path(path: str) -> str:
+    return redacted(_TOKEN.sub(r"\1…", path), limit=None)
 
 
 class _Refused(Exception):
@@ -136,6 +144,16 @@ class Gateway:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            timeout = READ_TIMEOUT_S  # a client that stops sending holds a thread this long, not forever
+
+            def parse_request(self) -> bool:
+                if not super().parse_request():
+                    return False
+                if self.request_version == "HTTP/0.9":
+                    # No status line or headers in 0.9: answer as API Gateway would, in JSON.
+                    self.send_error(400)
+                    return False
+                return True
 
             def _answer(self) -> None:
                 started = time.monotonic()
@@ -146,6 +164,9 @@ class Gateway:
                 except _Refused as refused:
                     self._send(refused.response)
                     self.close_connection = True
+                    return
+                except TimeoutError:
+                    self.close_connection = True  # the body never came: nothing to answer, nothing done
                     return
                 request = Request(
                     method=self.command,
@@ -162,12 +183,14 @@ class Gateway:
                         gateway.before_response()
                 except Exception as exc:
                     response = lambda_error_response(f"runner error: {type(exc).__name__}")
-                self._send(response)
+                try:
+                    self._send(response)
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True  # the client left; the request was still handled
                 took_ms = (time.monotonic() - started) * 1000
                 if not path.startswith(CONTROL_PREFIX):
-                    gateway.log(
-                        f"{self.command} {masked_target(target)} -> {response.status} ({took_ms:.0f} ms)"
-                    )
+                    method = re.sub(r"[^A-Z]", "?", self.command[:16])  # any request line reaches here
+                    gateway.log(f"{method} {masked_target(target)} -> {response.status} ({took_ms:.0f} ms)")
 
             def _send(self, response: HttpResponse) -> None:
                 self.send_response(response.status)
@@ -186,22 +209,33 @@ class Gateway:
                         chunks: list[bytes] = []
                         total = 0
                         while size := int(self.rfile.readline(64).split(b";")[0].strip() or b"0", 16):
+                            if size < 0:
+                                raise _Refused(bad_request_response())
                             total += size
-                            if size < 0 or total > MAX_REQUEST_BYTES:
+                            if total > MAX_REQUEST_BYTES:
                                 raise _Refused(too_large_response())
-                            chunks.append(self.rfile.read(size))
+                            chunk = self.rfile.read(size)
+                            if len(chunk) < size:
+                                raise _Refused(bad_request_response())  # the stream ended mid-chunk
+                            chunks.append(chunk)
                             self.rfile.readline(64)  # the CRLF after each chunk
                         while self.rfile.readline(65_536) not in (b"\r\n", b"\n", b""):
                             pass  # trailers
                         return b"".join(chunks)
-                    length = int(self.headers.get("Content-Length") or 0)
+                    lengths = set(self.headers.get_all("Content-Length") or [])
+                    if len(lengths) > 1:
+                        raise _Refused(bad_request_response())  # which one frames the body?
+                    length = int(lengths.pop() if lengths else 0)
                 except ValueError:
                     raise _Refused(bad_request_response()) from None
                 if length < 0:
                     raise _Refused(bad_request_response())
                 if length > MAX_REQUEST_BYTES:
                     raise _Refused(too_large_response())
-                return self.rfile.read(length) if length else b""
+                body = self.rfile.read(length) if length else b""
+                if len(body) < length:
+                    raise _Refused(bad_request_response())  # shorter than announced: never process half
+                return body
 
             def __getattr__(self, name: str) -> Any:
                 # Any method, TRACE and CONNECT included, reaches routing, which answers 404

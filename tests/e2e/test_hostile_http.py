@@ -83,3 +83,59 @@ def test_a_body_over_the_functions_limit_is_a_413(runner: Runner) -> None:
     )
     assert status == 413
     assert json.loads(body)["error"] == "body_too_large"
+
+
+def test_http_0_9_is_a_json_400_with_a_status_line(runner: Runner) -> None:
+    status, headers, _ = raw_request(runner, b"GET /v1/users/42/stats\r\n")
+    assert (status, headers["content-type"]) == (400, "application/json")
+
+
+def test_a_body_shorter_than_announced_is_never_processed(runner: Runner) -> None:
+    body = json.dumps(
+        {
+            "events": [
+                {"user_id": "half", "item_id": "AI-1", "type": "query", "occurred_at": "2026-11-20T10:00:00Z"}
+            ]
+        }
+    )
+    data = request(
+        "POST",
+        "/v1/events",
+        headers=f"{JSON_WITH_KEY}Content-Length: {len(body) + 50}\r\n",
+        body=body.encode(),
+    )
+    status, _, _ = raw_request(runner, data)  # raw_request half-closes after sending
+    assert status == 400
+    assert runner.request("GET", "/v1/users/half/engagements")[1]["engagements"] == []
+
+
+def test_conflicting_content_lengths_are_a_400(runner: Runner) -> None:
+    data = request(
+        "POST", "/v1/events", headers=f"{JSON_WITH_KEY}Content-Length: 2\r\nContent-Length: 5\r\n", body=b"{}"
+    )
+    assert raw_request(runner, data)[0] == 400
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"advance": Infinity}',
+        b'{"advance": 1e300}',
+        b'{"advance": "999999999999d"}',
+        b'{"advance": "P999999999999D"}',
+        b"\xff",
+        b"[" * 100_000,
+    ],
+)
+def test_the_control_api_refuses_what_it_cannot_do_with_a_400(runner: Runner, body: bytes) -> None:
+    status, headers, _ = raw_request(
+        runner, request("POST", "/_local/clock", headers=f"Content-Length: {len(body)}\r\n", body=body)
+    )
+    assert (status, headers["content-type"]) == (400, "application/json")
+
+
+def test_a_topic_message_that_is_not_utf8_is_a_400(runner: Runner) -> None:
+    status, _, _ = raw_request(
+        runner, request("POST", "/_local/topics/sms_events", headers="Content-Length: 1\r\n", body=b"\xff")
+    )
+    assert status == 400

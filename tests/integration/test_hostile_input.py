@@ -230,3 +230,91 @@ def test_an_unpaired_surrogate_is_refused_not_stored(tables: dict[str, str]) -> 
     body = json.dumps({"events": [event(context="CONTEXT")]}).encode().replace(b"CONTEXT", b"\\ud800")
     refused(post_events(body), 422, "validation_error")
     assert nothing_stored(tables)
+
+
+# ------------------------------------------------------------- found by an outside review
+
+
+def test_a_lone_surrogate_in_an_unsigned_vonage_body_is_a_401_not_a_500(tables: dict[str, str]) -> None:
+    for body in (
+        b'{"sig":"\\ud800","a":"b"}',
+        b'{"sig":"abc","text":"\\udc00"}',
+        b'{"sig":"abc","\\udc00":"x"}',
+    ):
+        refused(vonage(body, None), 401, "unauthorized")
+    assert nothing_stored(tables)
+
+
+def test_an_unsigned_webhook_with_the_wrong_media_type_is_a_401(tables: dict[str, str]) -> None:
+    answer = call("POST", "/webhooks/telnyx", key=None, raw=b"x=1", content_type="text/plain")
+    refused(answer, 401, "unauthorized")
+
+
+def test_a_history_day_near_year_one_is_a_422(tables: dict[str, str]) -> None:
+    refused(call("GET", "/v1/users/42/history?to=0001-03-31"), 422, "validation_error")
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    ["eyJzIjowLCJrIjp7ImZvbyI6ImJhciJ9fQ", "eyJzIjowLCJrIjp7ImZvbyI6eyJTIjoiYmFyIn19fQ", "not-base64!"],
+)
+def test_a_forged_segment_cursor_is_a_422(tables: dict[str, str], cursor: str) -> None:
+    answer = call("GET", f"/v1/segments/hot?cursor={cursor}")
+    refused(answer, 422, "validation_error")
+    assert answer.body["details"][0]["field"] == "cursor"
+
+
+@pytest.mark.parametrize("content_type", ["Application/Json", "APPLICATION/JSON; charset=UTF-8"])
+def test_media_types_are_case_insensitive(tables: dict[str, str], content_type: str) -> None:
+    answer = call("POST", "/v1/events", {"events": [event()]}, content_type=content_type)
+    assert answer.status == 202, answer.body
+
+
+@pytest.mark.parametrize("user_id", ["4\u200d2", "+1555\u200c1234567", "cafe\u0301", "\u0661\u0662"])
+def test_ids_that_look_alike_or_cannot_be_asked_for_by_path_are_refused(
+    tables: dict[str, str], user_id: str
+) -> None:
+    refused(post_events(json.dumps({"events": [event(user_id=user_id)]}).encode()), 422, "validation_error")
+    assert nothing_stored(tables)
+
+
+def test_a_retry_spelled_differently_is_the_same_event(tables: dict[str, str]) -> None:
+    first = event(type="converted", value=0, metadata={"n": 1})
+    again = event(type="converted", value=-0.0, metadata={"n": 1.0})
+    assert post_events(json.dumps({"events": [first]}).encode()).body["accepted"] == 1
+    assert post_events(json.dumps({"events": [again]}).encode()).body["duplicates"] == 1
+
+
+def test_a_twilio_campaign_with_a_trailing_newline_falls_back_instead_of_failing(
+    tables: dict[str, str],
+) -> None:
+    fields = {"MessageSid": "SM7", "To": "+14155550100", "From": "+14155550199", "MessageStatus": "delivered"}
+    body, headers = twilio_form("https://api.local/webhooks/twilio?campaign=abc%0A", fields, TWILIO_TOKEN)
+    content_type = headers.pop("Content-Type")
+    answer = call(
+        "POST",
+        "/webhooks/twilio?campaign=abc%0A",
+        key=None,
+        raw=body,
+        content_type=content_type,
+        headers=headers,
+    )
+    assert answer.status == 200, answer.body
+    items = boto3.client("dynamodb").scan(TableName=tables["events"])["Items"]
+    assert [i["item_id"]["S"] for i in items] == ["sms"]
+
+
+def test_a_provider_timestamp_before_1970_is_read_as_the_receipt(tables: dict[str, str]) -> None:
+    from tests.signers import vonage_query
+
+    params = {
+        "msisdn": "447700900001",
+        "to": "447700900000",
+        "messageId": "0A9",
+        "text": "hi",
+        "type": "text",
+        "message-timestamp": "0001-01-01 00:00:00",
+    }
+    assert call("GET", f"/webhooks/vonage?{vonage_query(params, VONAGE_SECRET)}", key=None).status == 200
+    (item,) = boto3.client("dynamodb").scan(TableName=tables["events"])["Items"]
+    assert int(item["occurred_ms"]["N"]) > 0

@@ -117,3 +117,9 @@ def test_intermediate_statuses_store_nothing_and_inbound_messages_have_their_own
     )
     assert [e.type for e in events] == [EventType.RESPONDED, EventType.DELIVERED]
     assert events[0].event_id != events[1].event_id
+
+
+def test_digits_of_any_script_are_the_same_phone_number() -> None:
+    assert e164("+\u0661\u0665\u0665\u0665\u0666\u0666\u0666\u0660\u0660\u0662\u0660") == "+15556660020"
+    assert e164("\uff0b\uff11\uff15\uff15\uff15\uff16\uff16\uff16\uff10\uff10\uff12\uff10") == "+15556660020"
+    assert e164("+1 (555) 666-0020") == "+15556660020"

@@ -17,7 +17,7 @@ from engagement.api.contact_models import (
     HistoryResponse,
     SegmentResponse,
 )
-from engagement.api.params import AsOf, ItemId, UserId, at_or_now, calendar_day
+from engagement.api.params import FIRST_DAY, AsOf, ItemId, UserId, at_or_now, calendar_day
 from engagement.domain.bands import Band
 from engagement.domain.contact_queries import campaign_funnel, contact_score
 from engagement.domain.errors import FieldProblem, InvalidInput
@@ -68,7 +68,7 @@ def get_history(user_id: UserId, from_date: FromDate = None, to_date: ToDate = N
     for the days from `from` to `to` (at most `HISTORY_RETENTION_DAYS`, 400 by default).
     """
     last = to_date or at_or_now(None).date()
-    first = from_date or last - timedelta(days=HISTORY_DEFAULT_DAYS)
+    first = from_date or max(FIRST_DAY, last - timedelta(days=HISTORY_DEFAULT_DAYS))
     if first > last:
         raise InvalidInput([FieldProblem("from", f"is after to ({last.isoformat()})")])
     # No point outlives the history's retention, so a longer range could only look empty.

@@ -42,14 +42,15 @@ def refuse(event: Mapping[str, Any]) -> dict[str, Any] | None:
             return proxy_error(503, "auth_unavailable", "the API keys could not be checked; retry later")
         if refusal is not None:
             return refusal
-    if route is not None and route.accepts and body:
+    # A webhook checks its media type itself, after its credential: unauthenticated is a 401
+    # whatever the request holds.
+    if route is not None and route.accepts and body and route.webhook is None:
         media_type = str(headers.get("content-type", "")).split(";")[0].strip().lower()
         if media_type not in route.accepts:
             return proxy_error(
                 415, "unsupported_media_type", f"send the body as {' or '.join(route.accepts)}"
             )
-        if media_type == JSON and route.webhook is None:
-            # Webhook sources read their bodies only after verifying them (decision 6).
+        if media_type == JSON:
             return _unreadable_json(event)
     return None
 

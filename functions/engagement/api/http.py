@@ -17,6 +17,7 @@ def serve(app: APIGatewayHttpResolver, event: dict[str, Any], context: LambdaCon
     # API Gateway's request id ties these logs to its access log line (a plain lookup: the
     # JMESPath correlation path costs more per request than the rest of the logging).
     logger.set_correlation_id(event.get("requestContext", {}).get("requestId"))
+    event = _media_type_lowercased(event)
     try:
         response = refuse(event) or app.resolve(event, context)
     except Exception as exc:
@@ -31,6 +32,19 @@ def serve(app: APIGatewayHttpResolver, event: dict[str, Any], context: LambdaCon
         "request", extra={"route": event.get("routeKey"), "status": int(response.get("statusCode", 0))}
     )
     return response
+
+
+def _media_type_lowercased(event: dict[str, Any]) -> dict[str, Any]:
+    """Media types are case-insensitive (RFC 9110): ``Application/JSON`` is JSON. Powertools
+    compares them as written, and refused one with a body of its own; the gate and the resolver
+    see it lowercased (parameters such as a charset are left as sent)."""
+    headers = event.get("headers") or {}
+    sent = headers.get("content-type")
+    if not isinstance(sent, str):
+        return event
+    media, sep, parameters = sent.partition(";")
+    lowered = media.strip().lower() + sep + parameters
+    return event if lowered == sent else {**event, "headers": {**headers, "content-type": lowered}}
 
 
 def _where(exc: BaseException) -> str:

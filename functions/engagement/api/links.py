@@ -8,7 +8,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.metrics import MetricUnit
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl, StrictInt
 
 from engagement import deps
 from engagement.api.errors import JSON
@@ -32,7 +32,7 @@ class LinkRequest(BaseModel):
     url: Annotated[HttpUrl, Field(description="Where the link leads (http or https)")]
     user_id: Identifier = Field(description="The contact the link is sent to (E.164 for SMS)")
     campaign: Identifier = Field(description="The campaign the click counts for")
-    ttl_days: int | None = Field(
+    ttl_days: StrictInt | None = Field(
         default=None, ge=1, le=MAX_TTL_DAYS, description="Days the link works (default: LINK_TTL_DAYS, 90)"
     )
 

@@ -85,21 +85,22 @@ def _refusals(route: RouteSpec, operation: dict[str, Any]) -> dict[str, dict[str
         if not route.public:
             found["401"] = _error("Missing or invalid `Authorization: Bearer <api key>`")
     if "{" in route.path:
-        # API Gateway refuses a path it cannot decode (400) and a path no route matches (404),
-        # before any function runs: both can follow from what a path parameter holds.
+        # API Gateway refuses a path it cannot decode before any function runs.
         found.setdefault("400", _error("The path cannot be decoded"))
-        found["404"] = _error(
-            f"Not found: {route.not_found}, or no route matches the path"
-            if route.not_found
-            else "No route matches the path"
-        )
-    elif route.not_found:
-        found["404"] = _error(f"Not found: {route.not_found}")
+    # Any route can be missed: a trailing slash, a path parameter that splits the path.
+    found["404"] = _error(
+        f"Not found: {route.not_found}, or no route matches the path"
+        if route.not_found
+        else "No route matches the path"
+    )
+    # Any request can carry a body, even a GET; over the limit it is refused before it is read.
+    found["413"] = _error("The body exceeds 1 MiB")
     if route.accepts:
-        found["413"] = _error("The body exceeds 1 MiB")
         found["415"] = _error(f"The body is not {' or '.join(route.accepts)}")
     if operation.get("parameters") or operation.get("requestBody"):
         found["422"] = _error("A parameter or field breaks a rule; `details` names each")
+    # A defect, not the request: answered in the error shape and logged by kind, never as a stack.
+    found["500"] = _error("An internal error; the request can be retried, and the error was logged")
     if route.operation != "get_openapi":
         found["503"] = _error("The event store or the secret store is unavailable: retry later")
     return found
@@ -114,7 +115,10 @@ def _success(route: RouteSpec, generated: dict[str, Any]) -> dict[str, Any]:
     if route.produces:
         return {
             "description": generated.get("description", "Successful Response"),
-            "content": {media: {"schema": {"type": "string"}} for media in route.produces},
+            "content": {
+                media: {"schema": {"type": "object" if media == JSON else "string"}}
+                for media in route.produces
+            },
         }
     if route.webhook is None:
         return generated
@@ -157,6 +161,12 @@ def _truthful(raw: dict[str, Any]) -> dict[str, Any]:
         for method, operation in item.items():
             route = routes[(path, method)]
             generated = operation.get("responses", {}).get(str(route.status), {})
+            if route.webhook is not None and route.accepts:
+                # The provider's own format, read only once its signature verifies.
+                operation["requestBody"] = {
+                    "required": False,
+                    "content": {media: {"schema": {"type": "object"}} for media in route.accepts},
+                }
             operation["responses"] = {
                 str(route.status): _success(route, generated),
                 **_refusals(route, operation),

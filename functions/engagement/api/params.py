@@ -11,7 +11,7 @@ from pydantic import AwareDatetime, BeforeValidator
 
 from engagement.domain import clock
 from engagement.domain.events import IDENTIFIER_PATTERN
-from engagement.domain.timefmt import parse_rfc3339
+from engagement.domain.timefmt import EPOCH, LATEST, parse_rfc3339
 
 
 def _instant(value: object) -> object:
@@ -39,12 +39,18 @@ ItemId = Annotated[
 ]
 
 
+FIRST_DAY = EPOCH.date()
+LAST_DAY = LATEST.date()
+
+
 def calendar_day(value: object) -> object:
     """``YYYY-MM-DD`` and only that: pydantic alone would read ``0`` as 1970-01-01."""
     if value is None:
         return None
     if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
         raise ValueError("must be a date written YYYY-MM-DD")
+    if not FIRST_DAY.isoformat() <= value <= LAST_DAY.isoformat():
+        raise ValueError(f"must be between {FIRST_DAY.isoformat()} and {LAST_DAY.isoformat()}")
     return value
 
 

@@ -40,7 +40,13 @@ def operation(route: RouteSpec, app: Callable[[], APIGatewayHttpResolver]) -> Ca
         settings = deps.settings()
         request = from_api_gateway(app().current_event.raw_event, public_base_url=settings.public_base_url)
         reply = receive(
-            source, request, secret=spec.secret, store=deps.store(), settings=settings, now=clock.now()
+            source,
+            request,
+            secret=spec.secret,
+            accepts=route.accepts,
+            store=deps.store(),
+            settings=settings,
+            now=clock.now(),
         )
         return Response(status_code=reply.status, content_type=reply.content_type, body=reply.body)
 

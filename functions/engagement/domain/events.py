@@ -30,7 +30,7 @@ from pydantic import (
 from engagement.domain.errors import FieldProblem
 from engagement.domain.event_types import EventType
 from engagement.domain.strict_json import NUMBER_RULE, fits_dynamodb
-from engagement.domain.timefmt import parse_rfc3339, rfc3339
+from engagement.domain.timefmt import EPOCH, LATEST, RANGE_RULE, parse_rfc3339, rfc3339
 
 CONTEXT_MAX_CHARS = 200
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -38,19 +38,23 @@ METADATA_MAX_BYTES = 2048
 MAX_VALUE = Decimal(10) ** 12
 FUTURE_TOLERANCE = timedelta(minutes=5)
 
-IDENTIFIER_PATTERN = r"^[\w\-.~()'!*:@,;=+&$<>\[\]{}|^]+$"
-"""Identifiers end up in DynamoDB keys and in URL paths, so an id is letters and digits (any
-script), ``_`` and the punctuation a path segment carries unambiguously: the characters a
-Powertools route parameter matches, minus the space, "%" (API Gateway decodes it twice), "/",
-"?" and "#". Every id stored can then be asked for by path. Pydantic itself refuses unpaired
-surrogates in a constrained string (no UTF-8 encoder can write them)."""
+IDENTIFIER_PATTERN = r"^[A-Za-z0-9_\-.~()'!*:@,;=+&$<>\[\]{}|^]+$"
+"""Identifiers end up in DynamoDB keys and in URL paths, so an id is ASCII letters, digits, "_"
+and the punctuation a path segment carries unambiguously: what a Powertools route parameter
+matches, minus the space, "%" (API Gateway decodes it twice), "/", "?" and "#". ASCII only:
+pydantic, Powertools' router and JSON Schema each read ``\\w`` differently beyond it, and look-alike
+ids ("4\u200d2" and "42", Arabic-Indic and ASCII digits) would be different people. Every id
+stored can then be asked for by path."""
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=IDENTIFIER_PATTERN)]
 
 
 def _instant(value: object) -> object:
     """An RFC 3339 string, and only that: a bare number would be read as epoch seconds."""
     if isinstance(value, datetime):
-        return value  # built in code (webhook adapters), already an instant
+        # Built in code (webhook adapters) from a provider's own timestamp: the same range holds.
+        if value.tzinfo is None or not EPOCH <= value <= LATEST:
+            raise ValueError(RANGE_RULE)
+        return value
     if not isinstance(value, str):
         raise ValueError("must be an RFC 3339 timestamp string (for example 2026-01-01T00:00:00Z)")
     return parse_rfc3339(value)
@@ -157,7 +161,9 @@ def derive_event_id(event: _EventFields) -> str:
         "value": None if event.value is None else _decimal_text(event.value),
         "context": event.context,
         "source": event.source,
-        "metadata": event.metadata,
+        # Numbers as values, not spellings: a retry re-encoded by another JSON library (1 or 1.0,
+        # 0 or -0.0) is the same event and must get the same id.
+        "metadata": _same_numbers(event.metadata),
     }
     digest = hashlib.sha256(_canonical_json(content).encode()).hexdigest()
     return f"ev_{digest[:32]}"
@@ -215,7 +221,18 @@ def _storable(leaf: JsonValue) -> bool:
 
 
 def _decimal_text(value: Decimal) -> str:
-    return format(value.normalize(), "f")
+    return "0" if value.is_zero() else format(value.normalize(), "f")
+
+
+def _same_numbers(value: Any) -> Any:
+    """Every number as one spelling: integral floats as ints, other floats as their shortest repr."""
+    if isinstance(value, dict):
+        return {key: _same_numbers(child) for key, child in value.items()}
+    if isinstance(value, list):
+        return [_same_numbers(child) for child in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 def _canonical_json(value: Any) -> str:

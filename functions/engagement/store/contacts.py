@@ -401,9 +401,28 @@ def _decode_cursor(cursor: str | None) -> tuple[int, dict[str, Any] | None]:
         start = data["k"]
     except (ValueError, KeyError, TypeError, binascii.Error) as exc:
         raise InvalidCursor("cursor is not one this API returned") from exc
-    if not 0 <= shard < SEGMENT_SHARDS or not (start is None or isinstance(start, dict)):
+    if not 0 <= shard < SEGMENT_SHARDS or not (start is None or _is_start_key(start)):
         raise InvalidCursor("cursor is not one this API returned")
     return shard, start
+
+
+_START_KEY = frozenset({"pk", "sk", SEGMENTS.partition_key, SEGMENTS.sort_key})
+
+
+def _is_start_key(start: object) -> bool:
+    """Exactly the key a page of the segments index ends on: the table's and the index's string
+    keys. Anything else would reach DynamoDB as a request it refuses (a 5xx for a bad cursor)."""
+    return (
+        isinstance(start, dict)
+        and set(start) == _START_KEY
+        and all(
+            isinstance(value, dict)
+            and set(value) == {"S"}
+            and isinstance(value["S"], str)
+            and 0 < len(value["S"]) <= 1024
+            for value in start.values()
+        )
+    )
 
 
 class InvalidCursor(ValueError):

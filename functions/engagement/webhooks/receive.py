@@ -40,6 +40,7 @@ def receive(
     request: WebhookRequest,
     *,
     secret: SecretSpec | None,
+    accepts: tuple[str, ...] = (),
     store: EventStore,
     settings: Settings,
     now: datetime,
@@ -50,6 +51,8 @@ def receive(
         refusal = _verify(source, request, secret, now)
         if refusal is not None:
             return refusal
+    if accepts and request.body and request.method == "POST" and request.media_type not in accepts:
+        return _error(415, "unsupported_media_type", f"send the body as {' or '.join(accepts)}")
     try:
         translation = source.translate(request, now, settings)
         tally = Tally.of(ingest(translation.events, store, now)) if translation.events else Tally()
@@ -82,7 +85,7 @@ def _verify(
     try:
         verdict = secrets.check(
             secret,
-            lambda value: source.verify(request, value, now),
+            lambda value: _verified(source, request, value, now),
             passed=lambda v: v is Verdict.OK,
             retry=lambda v: v is Verdict.INVALID,
         )
@@ -98,6 +101,17 @@ def _verify(
     if verdict is Verdict.STALE:
         return _error(403, "stale_request", "the request's timestamp is outside the allowed window")
     return _error(401, "unauthorized", f"missing or invalid {source.credential}")
+
+
+def _verified(source: WebhookSource, request: WebhookRequest, secret: str, now: datetime) -> Verdict:
+    """A check that cannot be completed is a check that failed: whatever an unauthenticated
+    body holds (a lone surrogate, a number no parser takes), the answer is a 401, never a 5xx."""
+    try:
+        return source.verify(request, secret, now)
+    except Exception as exc:
+        kind = type(exc).__name__
+        logger.warning("webhook refused: unverifiable", extra={"source": source.name, "error": kind})
+        return Verdict.INVALID
 
 
 def _error(status: int, code: str, message: str) -> Reply:

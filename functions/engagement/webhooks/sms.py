@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 
 from engagement.domain.event_types import EventType
 from engagement.domain.events import EventIn, stable_id
-from engagement.domain.timefmt import to_ms
+from engagement.domain.timefmt import EPOCH, to_ms
 from engagement.webhooks.request import WebhookRequest
 from engagement.webhooks.source import Acknowledgement, Translation, Verdict
 
@@ -119,8 +119,11 @@ def classify_inbound(text: str | None) -> SmsOutcome:
 
 
 def e164(number: str) -> str:
-    """``+14155550100`` from "+1 415 555 0100", "14155550100" (Vonage, Plivo send no plus)."""
-    digits = "".join(ch for ch in number if ch.isdigit())
+    """``+14155550100`` from "+1 415 555 0100", "14155550100" (Vonage, Plivo send no plus).
+
+    Digits of any script are read as the digits they are (Arabic-Indic or fullwidth digits
+    spell the same number), so one phone number is one contact however a provider wrote it."""
+    digits = "".join(str(int(ch)) for ch in number if ch.isdecimal())
     if not 6 <= len(digits) <= 15:
         raise ValueError("not a phone number")
     return f"+{digits}"
@@ -129,6 +132,23 @@ def e164(number: str) -> str:
 def masked(number: str) -> str:
     """What logs may show of a phone number: enough to tell two apart, not enough to call."""
     return number[:4] + "…" + number[-2:] if len(number) > 6 else "…"
+
+
+# A run of digits however it is written: separators, brackets, zero-width characters between.
+NUMBER_RUN = re.compile(r"\+?\d[\d\s().\-\u200b-\u200d\u2060]*\d")
+LOGGED_TEXT_CHARS = 32
+
+
+def redacted(text: str, limit: int | None = LOGGED_TEXT_CHARS) -> str:
+    """Text a log line may carry (a provider's status, keyword or error code; a request's path):
+    at most ``limit`` characters, with anything that could be a phone number (seven digits or
+    more, however separated) masked."""
+
+    def mask(match: re.Match[str]) -> str:
+        run = match.group(0)
+        return masked(run) if sum(ch.isdigit() for ch in run) >= 7 else run
+
+    return NUMBER_RUN.sub(mask, text[:limit])
 
 
 def to_events(signals: list[SmsSignal], *, campaign: str, click_window: timedelta) -> list[EventIn]:
@@ -160,14 +180,21 @@ def to_events(signals: list[SmsSignal], *, campaign: str, click_window: timedelt
 def campaign_of(request: WebhookRequest) -> str:
     """``?campaign=`` of the URL the operator registered, when it is a valid id."""
     for key, value in request.query_params():
-        if key == "campaign" and _CAMPAIGN.match(value):
+        if key == "campaign" and _CAMPAIGN.fullmatch(value):
             return value
     return DEFAULT_CAMPAIGN
 
 
 def log_fields(signals: list[SmsSignal]) -> list[dict[str, str | None]]:
     """What a log line may say about signals: outcomes and provider codes, numbers masked."""
-    return [{"outcome": s.outcome, "detail": s.detail, "contact": masked(s.contact)} for s in signals]
+    return [
+        {
+            "outcome": s.outcome,
+            "detail": None if s.detail is None else redacted(s.detail),
+            "contact": masked(s.contact),
+        }
+        for s in signals
+    ]
 
 
 @dataclass(frozen=True)
@@ -191,9 +218,10 @@ class SmsSource:
         return self.provider.verify(request, secret, now)
 
     def translate(self, request: WebhookRequest, now: datetime, settings: Settings) -> Translation:
-        # Nothing happened after it was received: a time ahead of our clock is the provider's skew.
+        # Nothing happened after it was received (a time ahead of our clock is the provider's skew),
+        # and nothing before 1970 (a zeroed or garbled timestamp): either is read as the receipt.
         signals = [
-            s if s.occurred_at <= now else replace(s, occurred_at=now)
+            s if EPOCH <= s.occurred_at <= now else replace(s, occurred_at=now)
             for s in self.provider.parse(request, now)
         ]
         campaign = campaign_of(request)

@@ -172,7 +172,8 @@ class IssueKeys:
         self.pattern = pattern
         # Not preceded or followed by a word character or a hyphen: "XAI-1799" and "AI-17990"
         # are not "AI-1799".
-        self._regex = re.compile(rf"(?<![\w-])(?:{pattern})(?![\w-])")
+        # ASCII: "AI-١٢" (Arabic-Indic digits) is not the issue AI-12, and ids are ASCII.
+        self._regex = re.compile(rf"(?<![\w-])(?:{pattern})(?![\w-])", re.ASCII)
 
     def find(self, *texts: str | None) -> list[str]:
         found: dict[str, None] = {}
