@@ -42,6 +42,7 @@ os.environ.update(
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_LOG_LEVEL": "WARNING",
         "ENGAGEMENT_API_KEYS": "test-key-1,test-key-2",
+        "ERASURE_HASH_KEY": "test-erasure-key",
         "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
     }
 )

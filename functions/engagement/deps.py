@@ -30,7 +30,21 @@ def settings() -> Settings:
 
 @cache
 def store() -> DynamoStore:
-    return DynamoStore.from_settings(settings())
+    return DynamoStore.from_settings(settings(), erasure_key=_erasure_key)
+
+
+def _erasure_key() -> str | None:
+    """Read when an erasure is checked, not at init (Powertools caches it). None when no key is
+    configured: then nobody can have been erased, and there is nothing to check."""
+    from engagement.domain.errors import StoreError  # noqa: PLC0415 (see the imports)
+    from engagement.secrets import SecretUnavailable, secret_value  # noqa: PLC0415
+    from engagement.topology import ERASURE_KEY  # noqa: PLC0415
+
+    try:
+        return secret_value(ERASURE_KEY)
+    except SecretUnavailable as exc:
+        # Unchecked is not an option (an erased person's event could be stored): retry later.
+        raise StoreError("the erasure key could not be read", retryable=True) from exc
 
 
 @cache

@@ -24,6 +24,7 @@ import re
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import cache
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -149,6 +150,12 @@ def _scoring(variable: str) -> Callable[[str], str]:
 
 QUERY, TELEGRAM, SMS, LINKS, SCORER, DECAY = "query", "telegram", "sms", "links", "scorer", "decay"
 _EVENT_WRITERS = tuple(f.name for f in TOPOLOGY.functions if "PutItem" in f.tables.get("events", ()))
+_INGESTERS = tuple(
+    f.name
+    for f in TOPOLOGY.functions
+    if "PutItem" in f.tables.get("events", ()) and "BatchGetItem" in f.tables.get("erasures", ())
+)
+"""The functions that store incoming events: each checks them against the erasure records."""
 _CONTACT_SCORERS = (QUERY, SCORER, DECAY)
 _SCORING_FIELDS = ("score_weights", "score_type_weights", "score_curves", "segment_bands", "prediction")
 _SCORING_RULE = "empty (the defaults), or comma-separated name=number pairs"
@@ -211,6 +218,18 @@ class Settings:
         parse=_whole(1, 3650),
         rule="a whole number of days, 1-3650",
         description="Days an event stays in the log before DynamoDB's TTL removes it",
+    )
+    erasure_receipt_window_hours: int = _declare(
+        "ERASURE_RECEIPT_WINDOW_HOURS",
+        default="72",
+        readers=_INGESTERS,
+        parse=_whole(0, 720),
+        rule="a whole number of hours, 0-720",
+        description=(
+            "After a person is erased, delivery receipts (delivered, bounced) for them received within "
+            "this window are dropped: they report on messages sent before the erasure, and Twilio's "
+            "carry no time of their own. Carriers retry undelivered SMS for up to 72 hours"
+        ),
     )
     history_retention_days: int = _declare(
         "HISTORY_RETENTION_DAYS",
@@ -275,6 +294,10 @@ class Settings:
         """The contact profile's variables, as ``domain.scoring_config.from_environment`` reads them."""
         plain = _plain()
         return {plain[name].variable: getattr(self, name) for name in _SCORING_FIELDS}
+
+    @property
+    def receipt_window(self) -> timedelta:
+        return timedelta(hours=self.erasure_receipt_window_hours)
 
     def table(self, key: str) -> str:
         return self.tables.get(key, "")

@@ -118,6 +118,8 @@ class RouteSpec:
     """When the route answers 404 for something absent, what (the OpenAPI document says so)."""
     produces: tuple[str, ...] = ()
     """Media types of a successful answer that is not JSON (pages, scripts, styles)."""
+    also: tuple[int, ...] = ()
+    """Other success statuses, with the same body (202: accepted, not finished yet)."""
 
     @property
     def route_key(self) -> str:
@@ -351,8 +353,13 @@ EVENTS_BY_USER = IndexSpec(
     partition_key="user_id",
     sort_key="occurred_ms",
     number_keys=("occurred_ms",),
-    # A contact's latest events, for explanations and per-contact rebuilds from the log.
-    projected=("event_id", "item_id", "type", "value", "context"),
+    # A person's events: the latest for explanations and rebuilds; every stored field, so
+    # GET /v1/users/{id}/events and the export answer from the index alone.
+    projected=(
+        *("event_id", "item_id", "type", "value", "context", "source", "occurred_at", "received_at"),
+        "metadata",
+        "expires_at",  # an erased event's tombstone expires when the event would have
+    ),
 )
 EVENTS = TableSpec(
     key="events",
@@ -403,12 +410,28 @@ RUNS = TableSpec(
     ttl_attribute="expires_at",
 )
 
+LINKS_BY_USER = IndexSpec(
+    name="by-user",
+    partition_key="user_id",
+    sort_key="created_at",
+    # A person's tracked links, for the export and the erasure (never a scan).
+    projected=("url", "campaign", "expires_at"),
+)
 LINKS = TableSpec(
     key="links",
     partition_key="pk",
     sort_key=None,
     env_var="LINKS_TABLE",
     ttl_attribute="expires_at",
+    indexes=(LINKS_BY_USER,),
+)
+ERASURES = TableSpec(
+    key="erasures",
+    partition_key="pk",
+    sort_key=None,
+    env_var="ERASURES_TABLE",
+    # One item per erased person, under a keyed hash of the id; kept as long as the suppression
+    # and the "drop what occurred before" rule must hold, so no TTL.
 )
 
 API_KEYS = SecretSpec(
@@ -455,11 +478,19 @@ LINK_SIGNING = SecretSpec(
     arn_env="LINK_SIGNING_KEY_SECRET_ARN",
     description="Key that signs click-tracking link tokens, so forged tokens never reach the table",
 )
+ERASURE_KEY = SecretSpec(
+    key="erasure_key",
+    local_env="ERASURE_HASH_KEY",
+    arn_env="ERASURE_HASH_KEY_SECRET_ARN",
+    description="Key of the keyed hash (HMAC-SHA256) that names an erased person, never their id",
+)
 FORM_OR_JSON = ("application/x-www-form-urlencoded", "application/json")
+ERASURE_CHECK: dict[str, tuple[DynamoAction, ...]] = {"erasures": ("BatchGetItem",)}
+"""What a function storing or scoring events reads to drop an erased person's events."""
 
 TOPOLOGY = Topology.assemble(
-    tables=(EVENTS, AGGREGATES, LINKS, HISTORY, RUNS),
-    secrets=(API_KEYS, LINK_SIGNING),
+    tables=(EVENTS, AGGREGATES, LINKS, HISTORY, RUNS, ERASURES),
+    secrets=(API_KEYS, LINK_SIGNING, ERASURE_KEY),
     functions=(
         FunctionSpec(
             name="ingest",
@@ -467,8 +498,8 @@ TOPOLOGY = Topology.assemble(
             memory_mb=512,
             timeout_s=10,
             description="POST /v1/events: validate and store engagement events, once each",
-            tables={"events": ("PutItem",)},
-            secrets=("api_keys",),
+            tables={"events": ("PutItem",), **ERASURE_CHECK},
+            secrets=("api_keys", "erasure_key"),
         ),
         FunctionSpec(
             name="query",
@@ -481,9 +512,15 @@ TOPOLOGY = Topology.assemble(
                 "events": (),
                 "history": ("Query",),
                 "runs": ("BatchGetItem",),  # the overview's latest decay and cleanup runs
+                "links": (),
+                "erasures": ("GetItem",),  # an erased person's routes say so (and any suppression)
             },
-            indexes={"aggregates": (SEGMENTS.name,), "events": (EVENTS_BY_USER.name,)},
-            secrets=("api_keys",),
+            indexes={
+                "aggregates": (SEGMENTS.name,),
+                "events": (EVENTS_BY_USER.name,),
+                "links": (LINKS_BY_USER.name,),
+            },
+            secrets=("api_keys", "erasure_key"),
             failure_queues=("scorer",),  # the overview shows how many stream batches were given up
         ),
         FunctionSpec(
@@ -492,7 +529,8 @@ TOPOLOGY = Topology.assemble(
             memory_mb=512,
             timeout_s=10,
             description="POST /webhooks/telegram: bot updates -> events for issue keys; answers commands",
-            tables={"events": ("PutItem",), "aggregates": ("GetItem", "Query")},
+            tables={"events": ("PutItem",), "aggregates": ("GetItem", "Query"), **ERASURE_CHECK},
+            secrets=("erasure_key",),
         ),
         FunctionSpec(
             name="sms",
@@ -500,7 +538,8 @@ TOPOLOGY = Topology.assemble(
             memory_mb=512,
             timeout_s=10,
             description="SMS provider webhooks (Twilio, Vonage, Telnyx, Plivo): verified callbacks -> events",
-            tables={"events": ("PutItem",)},
+            tables={"events": ("PutItem",), **ERASURE_CHECK},
+            secrets=("erasure_key",),
             packages=("cryptography",),  # Ed25519 for Telnyx
         ),
         FunctionSpec(
@@ -509,7 +548,8 @@ TOPOLOGY = Topology.assemble(
             memory_mb=256,
             timeout_s=30,
             description="AWS End User Messaging SMS delivery events and replies, from SNS -> events",
-            tables={"events": ("PutItem",)},
+            tables={"events": ("PutItem",), **ERASURE_CHECK},
+            secrets=("erasure_key",),
         ),
         FunctionSpec(
             name="links",
@@ -517,8 +557,8 @@ TOPOLOGY = Topology.assemble(
             memory_mb=512,
             timeout_s=10,
             description="Click tracking: POST /v1/links makes a tracked link, GET /c/{token} redirects",
-            tables={"links": ("PutItem", "GetItem"), "events": ("PutItem",)},
-            secrets=("api_keys", "link_signing"),
+            tables={"links": ("PutItem", "GetItem"), "events": ("PutItem",), **ERASURE_CHECK},
+            secrets=("api_keys", "link_signing", "erasure_key"),
         ),
         FunctionSpec(
             name="scorer",
@@ -526,7 +566,8 @@ TOPOLOGY = Topology.assemble(
             memory_mb=512,
             timeout_s=60,
             description="Event stream -> aggregates (exactly-once effect), percentiles, funnels, bands",
-            tables={"aggregates": ("UpdateItem", "GetItem")},
+            tables={"aggregates": ("UpdateItem", "GetItem"), **ERASURE_CHECK},
+            secrets=("erasure_key",),
         ),
         FunctionSpec(
             name="decay",
@@ -550,6 +591,24 @@ TOPOLOGY = Topology.assemble(
                 "aggregates": ("Scan", "DeleteItem"),
                 "runs": ("GetItem", "PutItem", "UpdateItem", "Query"),
             },
+        ),
+        FunctionSpec(
+            name="privacy",
+            handler="engagement.handlers.privacy.handler",
+            memory_mb=512,
+            timeout_s=30,
+            description="DELETE /v1/users/{user_id}: erase a person everywhere, keeping a hashed record",
+            # The only function allowed to delete a person's data; each action is one it calls.
+            tables={
+                # Deleted, or overwritten with a tombstone that keeps a provider-derived id taken.
+                "events": ("PutItem", "DeleteItem"),
+                "aggregates": ("Query", "DeleteItem", "UpdateItem"),
+                "history": ("Query", "DeleteItem"),
+                "links": ("DeleteItem",),
+                "erasures": ("GetItem", "PutItem", "UpdateItem"),
+            },
+            indexes={"events": (EVENTS_BY_USER.name,), "links": (LINKS_BY_USER.name,)},
+            secrets=("api_keys", "erasure_key"),
         ),
         FunctionSpec(
             name="console",
@@ -606,6 +665,18 @@ TOPOLOGY = Topology.assemble(
             not_found="no contact reached any stage of the item",
         ),
         RouteSpec("GET", "/v1/overview", "query", "get_overview", tag="overview"),
+        # A person's data: list, export, erase (GDPR articles 15 and 17, CCPA).
+        RouteSpec("GET", "/v1/users/{user_id}/events", "query", "list_events", tag="privacy"),
+        RouteSpec("GET", "/v1/users/{user_id}/export", "query", "export_person", tag="privacy"),
+        RouteSpec("DELETE", "/v1/users/{user_id}", "privacy", "erase_person", tag="privacy", also=(202,)),
+        RouteSpec(
+            "GET",
+            "/v1/users/{user_id}/erasure",
+            "privacy",
+            "get_erasure",
+            tag="privacy",
+            not_found="no erasure of the user was ever asked for",
+        ),
         RouteSpec("GET", "/v1/openapi.json", "query", "get_openapi", tag="meta", public=True),
         RouteSpec(
             "POST",

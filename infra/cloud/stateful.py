@@ -47,6 +47,13 @@ ROTATION_REASON = (
     "and a forced refresh after a failed check, so put-secret-value takes effect without a deploy."
 )
 
+NEVER_ROTATED = {
+    "erasure_key": (
+        "Never rotated: erasure records are named by the HMAC of a person's id under this key. A new "
+        "key would match none of them, and an erased person's earlier events would be stored again."
+    ),
+}
+
 
 @dataclass(frozen=True)
 class StatefulResources:
@@ -165,7 +172,7 @@ class StatefulStack(Stack):
             ),
             removal_policy=stage.removal_policy,
         )
-        acknowledge(secret, "AwsSolutions-SMG4", ROTATION_REASON)
+        acknowledge(secret, "AwsSolutions-SMG4", NEVER_ROTATED.get(spec.key, ROTATION_REASON))
         # The ARN, never the value: operators read or rotate the value with the CLI.
         CfnOutput(self, f"{secret_id(spec.key)}Arn", value=secret.secret_arn, description=spec.description)
         return secret

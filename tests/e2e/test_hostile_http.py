@@ -106,7 +106,7 @@ def test_a_body_shorter_than_announced_is_never_processed(runner: Runner) -> Non
     )
     status, _, _ = raw_request(runner, data)  # raw_request half-closes after sending
     assert status == 400
-    assert runner.request("GET", "/v1/users/half/engagements")[1]["engagements"] == []
+    assert runner.request("GET", "/v1/users/half/engagements")[0] == 404  # nothing was stored
 
 
 def test_conflicting_content_lengths_are_a_400(runner: Runner) -> None:

@@ -46,7 +46,7 @@ def user_of(name: str) -> str:
 def test_updates_become_scored_engagement_and_top_comes_back_as_a_reply(runner: Runner) -> None:
     user = user_of("private_query")
     assert deliver(runner, "private_query", secret="wrong")[0] == 401
-    assert runner.request("GET", f"/v1/users/{user}/engagements")[1]["engagements"] == []
+    assert runner.request("GET", f"/v1/users/{user}/engagements")[0] == 404  # nothing recorded
 
     assert deliver(runner, "private_query") == (200, "")
     assert deliver(runner, "private_query") == (200, "")  # Telegram's redelivery

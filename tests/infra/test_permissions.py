@@ -229,7 +229,10 @@ def test_query_cannot_write_anywhere(dev: Synthesized) -> None:
 
 
 def test_ingest_cannot_touch_aggregates(dev: Synthesized) -> None:
-    assert {key for key, _ in _dynamodb_by_table(dev, "ingest")} == {"events"}
+    # The events it stores, and the erasure records it checks them against: nothing else.
+    grants = _dynamodb_by_table(dev, "ingest")
+    assert {key for key, _ in grants} == {"events", "erasures"}
+    assert grants[("erasures", "table")] == {"dynamodb:BatchGetItem"}
 
 
 def test_no_wildcard_grants_beyond_tracing(dev: Synthesized) -> None:

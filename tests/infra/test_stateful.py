@@ -25,6 +25,8 @@ PINNED_LOGICAL_IDS = {
         "LinksTable3D7ED15B",
         "HistoryTable24A0CCCB",
         "RunsTable9D121A51",
+        # Erasure records must outlive the data they erased: a new table would forget them all.
+        "ErasuresTableBD23A317",
     },
     "AWS::SecretsManager::Secret": {
         "ApiKeysSecret5A58C5CD",
@@ -34,6 +36,8 @@ PINNED_LOGICAL_IDS = {
         "TelnyxSecretB3029E18",
         "PlivoSecret88DE477F",
         "LinkSigningSecret6FCDA02C",
+        # The erasure key: a new one would no longer match any erasure record.
+        "ErasureKeySecretDCF1C020",
     },
     "AWS::SQS::Queue": {
         "ScorerStreamFailureQueue186CD60D",

@@ -28,8 +28,8 @@ def secret_arn(moto_endpoint: str, tables: dict[str, str], monkeypatch: pytest.M
 
 
 def test_keys_are_read_from_the_secret(secret_arn: str) -> None:
-    assert call("GET", "/v1/users/u/engagements", key="cloud-key").status == 200
-    assert call("GET", "/v1/users/u/engagements", key="test-key-1").status == 401
+    assert call("GET", "/v1/segments/hot", key="cloud-key").status == 200
+    assert call("GET", "/v1/segments/hot", key="test-key-1").status == 401
 
 
 def test_a_stray_key_variable_next_to_the_arn_does_not_bypass_the_secret(
@@ -38,5 +38,5 @@ def test_a_stray_key_variable_next_to_the_arn_does_not_bypass_the_secret(
     # In or out of Lambda: where the stack sets an ARN, only Secrets Manager counts.
     monkeypatch.setenv(API_KEYS.local_env, "stray-key")
     settings.reset()
-    assert call("GET", "/v1/users/u/engagements", key="stray-key").status == 401
-    assert call("GET", "/v1/users/u/engagements", key="cloud-key").status == 200
+    assert call("GET", "/v1/segments/hot", key="stray-key").status == 401
+    assert call("GET", "/v1/segments/hot", key="cloud-key").status == 200

@@ -112,10 +112,20 @@ def _query(tables: dict[str, str], clock: ManualClock) -> None:
         "/v1/items/AI-1/funnel",
         "/v1/users/u1/curve?item_id=AI-1",
         "/v1/users/u1/curve?profile=crm",
+        "/v1/users/u1/events",
+        "/v1/users/u1/export",
+        "/v1/users/erased-before/stats",  # an unknown user: is it an erased one?
         "/v1/overview",
     ):
         assert call("GET", path).status in {200, 404}, path
     call("GET", "/v1/openapi.json", key=None)
+
+
+@scenario("privacy")
+def _privacy(tables: dict[str, str], clock: ManualClock) -> None:
+    assert call("DELETE", "/v1/users/u1").status == 200
+    assert call("DELETE", "/v1/users/u1").status == 200  # idempotent
+    assert call("GET", "/v1/users/u1/erasure").status == 200
 
 
 @scenario("console")

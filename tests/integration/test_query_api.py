@@ -52,8 +52,21 @@ def test_engagements_are_ordered_by_score_at_as_of(scored: None) -> None:
 
 
 def test_the_order_changes_with_time_because_scores_are_evaluated_when_asked(scored: None) -> None:
-    early = call("GET", f"/v1/users/{USER}/engagements?as_of=2026-11-04T00:00:00Z").body
-    assert next(e["item_id"] for e in early["engagements"]) == "AI-1"
+    # At the latest event the newest item leads; ten days on, the one engaged with more often.
+    now = call("GET", f"/v1/users/{USER}/engagements?as_of=2026-11-10T00:00:00Z").body
+    later = call("GET", f"/v1/users/{USER}/engagements?as_of=2026-11-20T00:00:00Z").body
+    assert [e["item_id"] for e in now["engagements"]][:2] == ["AI-2", "AI-1"]
+    assert [e["item_id"] for e in later["engagements"]][:2] == ["AI-1", "AI-2"]
+
+
+@pytest.mark.parametrize(
+    "path", ["engagements", "engagements/AI-1", "stats", "score"], ids=["list", "one", "stats", "crm"]
+)
+def test_an_as_of_before_the_latest_event_is_a_422_on_every_profile(scored: None, path: str) -> None:
+    # Aggregates cannot take events back out: a score "as of" before events it already holds
+    # would count interactions that had not happened yet (Linear once answered 0.84 for three).
+    answer = call("GET", f"/v1/users/{USER}/{path}?as_of=2026-11-02T12:00:00Z")
+    assert (answer.status, answer.body["details"][0]["field"]) == (422, "as_of")
 
 
 def test_limit_caps_the_list(scored: None) -> None:
@@ -70,9 +83,12 @@ def test_bad_query_parameters_are_named(scored: None, query: str) -> None:
     assert answer.body["details"][0]["field"] == query.split("=", maxsplit=1)[0]
 
 
-def test_an_unknown_user_has_no_engagements(tables: dict[str, str]) -> None:
-    answer = call("GET", "/v1/users/nobody/engagements")
-    assert (answer.status, answer.body["engagements"]) == (200, [])
+@pytest.mark.parametrize(
+    "path", ["engagements", "engagements/AI-1", "stats", "score", "history", "events", "export"]
+)
+def test_an_unknown_user_is_a_404_on_every_route_about_one_user(tables: dict[str, str], path: str) -> None:
+    answer = call("GET", f"/v1/users/nobody/{path}")
+    assert (answer.status, answer.body["error"]) == (404, "not_found")
 
 
 def test_one_engagement_shows_its_components_and_counts(scored: None) -> None:

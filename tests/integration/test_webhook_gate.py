@@ -39,7 +39,7 @@ def _twilio(secret: str) -> Answer:
 
 
 def _api(secret: str) -> Answer:
-    return call("GET", "/v1/users/u/engagements", key=secret)
+    return call("GET", "/v1/segments/hot", key=secret)
 
 
 GATES: dict[str, tuple[SecretSpec, Callable[[str], Answer]]] = {

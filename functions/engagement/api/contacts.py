@@ -18,6 +18,7 @@ from engagement.api.contact_models import (
     SegmentResponse,
 )
 from engagement.api.params import FIRST_DAY, AsOf, ItemId, UserId, at_or_now, calendar_day
+from engagement.api.person_state import absent
 from engagement.domain.bands import Band
 from engagement.domain.contact_queries import campaign_funnel, contact_score
 from engagement.domain.errors import FieldProblem, InvalidInput
@@ -57,7 +58,7 @@ def get_score(user_id: UserId, profile: Profile = "crm", as_of: AsOf = None) -> 
         config=deps.scoring_config(),
     )
     if found is None:
-        raise NotFoundError(f"no engagement recorded for user {user_id}")
+        raise absent(user_id, f"no engagement recorded for user {user_id}")
     return ContactScoreResponse.of(found)
 
 
@@ -65,7 +66,8 @@ def get_history(user_id: UserId, from_date: FromDate = None, to_date: ToDate = N
     """A contact's score history
 
     One point per day on which the daily run found the contact's score changed, oldest first,
-    for the days from `from` to `to` (at most `HISTORY_RETENTION_DAYS`, 400 by default).
+    for the days from `from` to `to` (at most `HISTORY_RETENTION_DAYS`, 400 by default). 404
+    when nothing was ever recorded for the contact (410: erased).
     """
     last = to_date or at_or_now(None).date()
     first = from_date or max(FIRST_DAY, last - timedelta(days=HISTORY_DEFAULT_DAYS))
@@ -76,6 +78,8 @@ def get_history(user_id: UserId, from_date: FromDate = None, to_date: ToDate = N
     if (last - first).days > longest:
         raise InvalidInput([FieldProblem("from", f"the range may span at most {longest} days")])
     points = deps.store().contacts.history(user_id, first_day=first.isoformat(), last_day=last.isoformat())
+    if not points and deps.store().contacts.get_contact(user_id) is None:
+        raise absent(user_id, f"no engagement recorded for user {user_id}")
     return HistoryResponse(
         user_id=user_id, from_date=first, to_date=last, points=[HistoryPointOut.of(p) for p in points]
     )

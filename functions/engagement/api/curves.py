@@ -6,13 +6,13 @@ import re
 from datetime import timedelta
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import AwareDatetime, BeforeValidator
 
 from engagement import deps
 from engagement.api.curve_models import CurveProfile, CurveResponse
 from engagement.api.params import at_or_now
+from engagement.api.person_state import absent
 from engagement.domain.aggregates import AggregateKey
 from engagement.domain.curves import MAX_POINTS, crm_curve, linear_curve, sampling
 from engagement.domain.errors import FieldProblem, InvalidInput
@@ -89,7 +89,7 @@ def get_curve(
             raise InvalidInput([FieldProblem("item_id", "is required by the linear profile")])
         aggregate = deps.store().get_aggregate(AggregateKey(user_id, item_id))
         if aggregate is None:
-            raise NotFoundError(f"user {user_id} has no engagement with item {item_id}")
+            raise absent(user_id, f"user {user_id} has no engagement with item {item_id}")
         curve = linear_curve(aggregate, grid)
     else:
         if item_id is not None:
@@ -98,6 +98,6 @@ def get_curve(
             )
         record = deps.store().contacts.get_contact(user_id)
         if record is None:
-            raise NotFoundError(f"no engagement recorded for user {user_id}")
+            raise absent(user_id, f"no engagement recorded for user {user_id}")
         curve = crm_curve(record.state, grid, deps.scoring_config().crm)
     return CurveResponse.of(user_id=user_id, item_id=item_id, profile=profile, grid=grid, curve=curve)

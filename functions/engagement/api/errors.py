@@ -8,6 +8,7 @@ the caller wrote it (``events[2].occurred_at``).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,7 +17,9 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
 from engagement.api.error_body import error_body
+from engagement.api.person_state import PersonErased
 from engagement.domain.errors import FieldProblem, InvalidInput, StoreError
+from engagement.domain.timefmt import from_ms, rfc3339
 from engagement.observability import logger
 
 JSON = "application/json"
@@ -85,8 +88,29 @@ def _store_failed(exc: StoreError) -> Response[str]:
     return error_response(status, code, "the event store could not complete the request; retry later")
 
 
+def _erased(exc: PersonErased) -> Response[str]:
+    erasure = exc.erasure
+    suppressed = (
+        None
+        if erasure.suppressed_since_ms is None
+        else {"since": rfc3339(from_ms(erasure.suppressed_since_ms)), "reason": erasure.opt_out_reason}
+    )
+    body = {
+        "error": "erased",
+        "message": (
+            "the user was erased; nothing is recorded since"
+            + ("; they stay opted out: do not message them" if suppressed else "")
+        ),
+        "erased_at": rfc3339(from_ms(erasure.erased_at_ms)),
+        "suppressed": suppressed,
+        "band": "suppressed" if suppressed else None,
+    }
+    return Response(status_code=410, content_type=JSON, body=json.dumps(body))
+
+
 def install_error_handlers(app: APIGatewayHttpResolver) -> None:
     app.exception_handler(RequestValidationError)(_invalid_request)
     app.exception_handler(InvalidInput)(_invalid_input)
     app.exception_handler(NotFoundError)(_not_found)
+    app.exception_handler(PersonErased)(_erased)
     app.exception_handler(StoreError)(_store_failed)

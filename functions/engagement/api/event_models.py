@@ -22,14 +22,20 @@ class IngestRequest(BaseModel):
 class EventStatus(BaseModel):
     index: int
     event_id: str
-    status: Literal["accepted", "duplicate"] = Field(
-        description="accepted: stored now; duplicate: an event with this id was already stored"
+    status: Literal["accepted", "duplicate", "erased"] = Field(
+        description=(
+            "accepted: stored now; duplicate: an event with this id was already stored; erased: the "
+            "person was erased after this event occurred, so it is not stored"
+        )
     )
 
 
 class IngestResponse(BaseModel):
     accepted: int
     duplicates: int
+    erased: int = Field(
+        description="Events not stored because their person was erased (see DELETE /v1/users/{user_id})"
+    )
     results: list[EventStatus]
 
     @classmethod
@@ -38,5 +44,6 @@ class IngestResponse(BaseModel):
         return cls(
             accepted=tally.accepted,
             duplicates=tally.duplicates,
+            erased=tally.erased,
             results=[EventStatus(index=o.index, event_id=o.event_id, status=o.status) for o in outcomes],
         )

@@ -22,7 +22,9 @@ def post_events(request: IngestRequest) -> Response[IngestResponse]:
     id is derived from the content, so an exact resend is a duplicate. If any event is
     invalid, nothing is stored and the answer is 422 naming the event index and field.
     """
-    outcome = IngestResponse.of(ingest(request.events, deps.store(), clock.now()))
+    outcome = IngestResponse.of(
+        ingest(request.events, deps.store(), clock.now(), receipt_window=deps.settings().receipt_window)
+    )
     metrics.add_metric(name="EventsAccepted", unit=MetricUnit.Count, value=outcome.accepted)
     metrics.add_metric(name="EventsDuplicate", unit=MetricUnit.Count, value=outcome.duplicates)
     return Response(status_code=202, content_type=JSON, body=outcome)

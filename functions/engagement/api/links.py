@@ -83,7 +83,12 @@ def follow_link(token: str) -> Response[str]:
     if not is_preview(user_agent):
         try:
             window = timedelta(minutes=deps.settings().click_window_minutes)
-            ingest([click_event(link, now, window)], deps.store(), now)
+            ingest(
+                [click_event(link, now, window)],
+                deps.store(),
+                now,
+                receipt_window=deps.settings().receipt_window,
+            )
         except StoreError as exc:
             # The person is waiting for the page: a lost click costs less than a broken link.
             logger.error("click not recorded", extra={"link": link.id, "error": str(exc)})

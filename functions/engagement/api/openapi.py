@@ -38,6 +38,7 @@ ROUTE_MODULES = {
     "sms": "engagement.api.sms",
     "links": "engagement.api.links",
     "console": "engagement.api.console",
+    "privacy": "engagement.api.privacy",
 }
 ERROR = "Error"
 ERROR_SCHEMA: dict[str, Any] = {
@@ -93,6 +94,8 @@ def _refusals(route: RouteSpec, operation: dict[str, Any]) -> dict[str, dict[str
         if route.not_found
         else "No route matches the path"
     )
+    if route.path.startswith("/v1/users/{user_id}/") and route.operation != "get_erasure":
+        found["410"] = _error("The user was erased and nothing is recorded since (with any suppression kept)")
     # Any request can carry a body, even a GET; over the limit it is refused before it is read.
     found["413"] = _error("The body exceeds 1 MiB")
     if route.accepts:
@@ -169,6 +172,10 @@ def _truthful(raw: dict[str, Any]) -> dict[str, Any]:
                 }
             operation["responses"] = {
                 str(route.status): _success(route, generated),
+                **{
+                    str(status): {**_success(route, generated), "description": "Accepted: not finished yet"}
+                    for status in route.also
+                },
                 **_refusals(route, operation),
             }
     components = raw.setdefault("components", {})

@@ -14,13 +14,13 @@ from engagement.domain.events import IDENTIFIER_PATTERN
 from engagement.domain.timefmt import EPOCH, LATEST, parse_rfc3339
 
 
-def _instant(value: object) -> object:
+def instant(value: object) -> object:
     return parse_rfc3339(value) if isinstance(value, str) else value
 
 
 AsOf = Annotated[
     AwareDatetime | None,
-    BeforeValidator(_instant),
+    BeforeValidator(instant),
     Query(description="Evaluate the score at this RFC 3339 instant instead of now"),
 ]
 

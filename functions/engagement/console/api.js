@@ -11,10 +11,11 @@ export const session = {
 };
 
 export class ApiError extends Error {
-  constructor(status, code, message) {
+  constructor(status, code, message, body = null) {
     super(message || `the API answered ${status}`);
     this.status = status;
     this.code = code;
+    this.body = body;
   }
 }
 
@@ -38,7 +39,7 @@ export async function get(path, query = {}) {
     session.forget();
     throw new KeyRefused(401, body?.error, "The API refused this key (401 unauthorized).");
   }
-  if (!response.ok) throw new ApiError(response.status, body?.error, body?.message);
+  if (!response.ok) throw new ApiError(response.status, body?.error, body?.message, body);
   return body;
 }
 

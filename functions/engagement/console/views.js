@@ -168,7 +168,7 @@ export async function person(root, userId) {
   ]);
   const items = engagements.ok ? engagements.value.engagements : [];
   if (!items.length && !score.ok) {
-    root.append(notice(`Nothing has been recorded for ${userId} (as of ${when(asOf)}).`));
+    root.append(notice(absentText(userId, score.error, asOf)));
     return;
   }
   const curves = await Promise.all(
@@ -293,7 +293,14 @@ export async function person(root, userId) {
   }
 }
 
-// The events route comes with the person's-data work; until it answers, say so plainly.
+// 410: the person was erased; an erased number that had opted out must not be messaged.
+function absentText(userId, error, asOf) {
+  if (error?.status !== 410) return `Nothing has been recorded for ${userId} (as of ${when(asOf)}).`;
+  const body = error.body || {};
+  const erased = `${userId} was erased on ${when(body.erased_at)}; nothing is recorded since.`;
+  return body.suppressed ? `${erased} They had opted out (${body.suppressed.reason}): do not message them.` : erased;
+}
+
 function timelinePanel(timeline) {
   if (!timeline.ok) {
     const status = timeline.error?.status ? ` (the events route answered ${timeline.error.status})` : "";

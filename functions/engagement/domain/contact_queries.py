@@ -9,11 +9,10 @@ from typing import Protocol
 
 from engagement.domain.aggregates import ObservedEvent
 from engagement.domain.contact_records import FUNNEL_STAGES, ContactRecord
-from engagement.domain.errors import FieldProblem, InvalidInput
 from engagement.domain.event_types import EventType
 from engagement.domain.explain import Explanation, explain
+from engagement.domain.instants import evaluation_instant
 from engagement.domain.scoring_config import DEFAULT_SCORING_CONFIG, ScoringConfig
-from engagement.domain.timefmt import from_ms, rfc3339
 from engagement.domain.upkeep import ContactEvaluation, evaluate_contact, percentile_rank
 
 RECENT_EVENTS = 100
@@ -57,19 +56,7 @@ def contact_score(
     record = reader.get_contact(user_id)
     if record is None:
         return None
-    latest = record.state.last_ms
-    if at_ms < latest:
-        if explicit:
-            raise InvalidInput(
-                [
-                    FieldProblem(
-                        "as_of",
-                        f"precedes this contact's latest event ({rfc3339(from_ms(latest))}); scores are "
-                        "evaluated from stored aggregates, which answer from then on (see /history)",
-                    )
-                ]
-            )
-        at_ms = latest
+    at_ms = evaluation_instant(at_ms, record.state.last_ms, explicit=explicit)
     evaluation = evaluate_contact(record.state, at_ms, config)
     recent = reader.recent_events(user_id, until_ms=at_ms, limit=RECENT_EVENTS)
     return ContactScore(

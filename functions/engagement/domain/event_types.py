@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+SMS_SOURCE_PREFIX = "sms."
+"""Events from SMS webhooks have the source ``sms.<provider>``."""
+
 
 class EventType(StrEnum):
     # chat engagement (Telegram)

@@ -29,6 +29,7 @@ from pydantic import (
 
 from engagement.domain.errors import FieldProblem
 from engagement.domain.event_types import EventType
+from engagement.domain.ids import stable_id
 from engagement.domain.strict_json import NUMBER_RULE, fits_dynamodb
 from engagement.domain.timefmt import EPOCH, LATEST, RANGE_RULE, parse_rfc3339, rfc3339
 
@@ -167,12 +168,6 @@ def derive_event_id(event: _EventFields) -> str:
     }
     digest = hashlib.sha256(_canonical_json(content).encode()).hexdigest()
     return f"ev_{digest[:32]}"
-
-
-def stable_id(namespace: str, *parts: str | int) -> str:
-    """An id derived from a provider's own identifiers (update id, message id, status)."""
-    digest = hashlib.sha256("\x1f".join([namespace, *map(str, parts)]).encode()).hexdigest()
-    return f"{namespace}_{digest[:32]}"
 
 
 def future_problems(events: list[EngagementEvent], now: datetime) -> list[FieldProblem]:

@@ -9,7 +9,10 @@ from typing import TYPE_CHECKING, Protocol
 from engagement.domain.aggregates import Aggregate, AggregateDelta, AggregateKey
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
     from engagement.domain.contact_records import ContactRecord, PairStages
+    from engagement.domain.erasure import Erasure
     from engagement.domain.events import EngagementEvent
 
 
@@ -32,6 +35,10 @@ class AppliedDelta(Protocol):
 class EventLog(Protocol):
     def put_event(self, event: EngagementEvent, *, received_at: datetime) -> bool:
         """True when stored, False when an event with the same id was already stored."""
+        ...
+
+    def erasures_of(self, user_ids: Iterable[str]) -> Mapping[str, Erasure]:
+        """The erasures of these people, by user id (absent: never erased)."""
         ...
 
 

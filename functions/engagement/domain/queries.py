@@ -6,8 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from engagement.domain.aggregates import Aggregate, AggregateKey, Suppression
+from engagement.domain.instants import evaluation_instant
 from engagement.domain.linear import LINEAR, LinearProfile, LinearScore
 from engagement.domain.ports import AggregateReader
+from engagement.domain.timefmt import from_ms, to_ms
 
 STATS_TOP_ITEMS = 5
 
@@ -47,20 +49,48 @@ def _ranked(aggregates: list[Aggregate], at: datetime, profile: LinearProfile) -
 
 
 def ranked_engagements(
-    reader: AggregateReader, user_id: str, at: datetime, limit: int, profile: LinearProfile = LINEAR
+    reader: AggregateReader,
+    user_id: str,
+    at: datetime,
+    limit: int,
+    profile: LinearProfile = LINEAR,
+    *,
+    explicit: bool = False,
 ) -> list[ScoredEngagement]:
-    return _ranked(reader.list_pairs(user_id), at, profile)[:limit]
+    """The user's engagements by score at ``at`` (or, as every profile reads it, from the user's
+    latest event on: see ``domain.instants``)."""
+    pairs = reader.list_pairs(user_id)
+    if pairs:
+        at = _instant(at, max(p.last_ms for p in pairs), explicit=explicit)
+    return _ranked(pairs, at, profile)[:limit]
 
 
 def engagement(
-    reader: AggregateReader, user_id: str, item_id: str, at: datetime, profile: LinearProfile = LINEAR
+    reader: AggregateReader,
+    user_id: str,
+    item_id: str,
+    at: datetime,
+    profile: LinearProfile = LINEAR,
+    *,
+    explicit: bool = False,
 ) -> ScoredEngagement | None:
     aggregate = reader.get_aggregate(AggregateKey(user_id, item_id))
-    return None if aggregate is None else _scored(aggregate, at, profile)
+    if aggregate is None:
+        return None
+    return _scored(aggregate, _instant(at, aggregate.last_ms, explicit=explicit), profile)
+
+
+def _instant(at: datetime, latest_ms: int, *, explicit: bool) -> datetime:
+    return from_ms(evaluation_instant(to_ms(at), latest_ms, explicit=explicit))
 
 
 def user_stats(
-    reader: AggregateReader, user_id: str, at: datetime, profile: LinearProfile = LINEAR
+    reader: AggregateReader,
+    user_id: str,
+    at: datetime,
+    profile: LinearProfile = LINEAR,
+    *,
+    explicit: bool = False,
 ) -> UserStats | None:
     """Lifetime totals from the per-user aggregate; items from the current (user, item) aggregates.
 
@@ -70,6 +100,7 @@ def user_stats(
     user = reader.get_aggregate(AggregateKey(user_id))
     if user is None:
         return None
+    at = _instant(at, user.last_ms, explicit=explicit)
     pairs = _ranked(reader.list_pairs(user_id), at, profile)
     in_items = sum(p.aggregate.interaction_count for p in pairs)
     return UserStats(

@@ -23,6 +23,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from engagement import deps
 from engagement.domain import clock
 from engagement.domain.aggregates import ObservedEvent
+from engagement.domain.erasure import drop_erased
 from engagement.domain.scoring import BatchOutcome, score_batch
 from engagement.domain.timefmt import to_ms
 from engagement.domain.upkeep import Upkeep
@@ -86,22 +87,27 @@ def _recorded_s(record: DynamoDBRecord) -> int:
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     batch = StreamBatch(event.get("Records", []))
     store = deps.store()
+    # An erased person's events still in flight (or redelivered) are dropped, not scored: their
+    # records succeed, so the stream moves on. A failed read fails the batch, which is retried.
+    events, erased = drop_erased(batch.events, store.erasures_of(e.user_id for e in batch.events))
     upkeep = Upkeep(store.contacts, deps.publisher(), deps.scoring_config())
     # Bands are evaluated as of now: the events just arrived, whatever their own timestamps.
     with counting(store, deps.overview_counts(), to_ms(clock.now())) as writer:  # the overview's gauges
-        outcome = score_batch(batch.events, writer, upkeep=upkeep, at_ms=to_ms(clock.now()))
+        outcome = score_batch(events, writer, upkeep=upkeep, at_ms=to_ms(clock.now()))
     report = upkeep.report
     metrics.add_metric(name="EventsApplied", unit=MetricUnit.Count, value=outcome.applied)
     metrics.add_metric(name="DuplicatesFiltered", unit=MetricUnit.Count, value=outcome.duplicates)
     metrics.add_metric(name="AggregateWrites", unit=MetricUnit.Count, value=outcome.writes)
     metrics.add_metric(name="BandChanges", unit=MetricUnit.Count, value=report.band_changes)
     metrics.add_metric(name="FunnelUpdates", unit=MetricUnit.Count, value=report.funnel_updates)
+    metrics.add_metric(name="ErasedDropped", unit=MetricUnit.Count, value=len(erased))
     logger.info(
         "batch scored",
         extra={
             "records": len(event.get("Records", [])),
             "applied": outcome.applied,
             "duplicates": outcome.duplicates,
+            "erased": len(erased),
             "band_changes": report.band_changes,
             "published": report.published,
             "failed_events": len(outcome.failed),

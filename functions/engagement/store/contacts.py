@@ -58,6 +58,7 @@ from engagement.store.items import aggregate_key_attrs
 from engagement.store.wire import (
     ConditionFailed,
     Expression,
+    counter_add,
     deserialize,
     query_all,
     serialize,
@@ -163,7 +164,7 @@ class ContactStore:
         shard = shard_of(user_id, PERCENTILE_SHARDS)
         for bucket_id, step in ((new, 1), (old, -1)):
             if bucket_id is not None:
-                items.append(self._counter_update(percentile_key(shard, bucket_id), {"n": step}))
+                items.append(counter_add(self._aggregates, percentile_key(shard, bucket_id), {"n": step}))
         return self._transact(items, "moving a percentile bucket")
 
     def percentile_histogram(self) -> dict[int, int]:
@@ -279,7 +280,8 @@ class ContactStore:
                         **expr.params(),  # type: ignore[typeddict-item]
                     }
                 },
-                self._counter_update(
+                counter_add(
+                    self._aggregates,
                     funnel_key(item_id, shard_of(stages.key.user_id, FUNNEL_SHARDS)),
                     {funnel_attribute(s): 1 for s in new},
                 ),
@@ -342,18 +344,6 @@ class ContactStore:
         return [history_point_from_item(item) for item in items]
 
     # ------------------------------------------------------------------- helpers
-
-    def _counter_update(self, key: dict[str, str], steps: dict[str, int]) -> TransactWriteItemTypeDef:
-        expr = Expression()
-        adds = ", ".join(f"{expr.name(name)} {expr.value(step)}" for name, step in steps.items())
-        return {
-            "Update": {
-                "TableName": self._aggregates,
-                "Key": serialize(key),
-                "UpdateExpression": f"ADD {adds}",
-                **expr.params(),  # type: ignore[typeddict-item]
-            }
-        }
 
     def _transact(self, items: Sequence[TransactWriteItemTypeDef], doing: str) -> bool:
         try:

@@ -6,7 +6,7 @@ webhook providers resend, Lambda replays stream batches, EventBridge re-invokes 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -15,6 +15,7 @@ import boto3
 from botocore.config import Config
 
 from engagement.domain.aggregates import Aggregate, AggregateDelta, AggregateKey
+from engagement.domain.erasure import Erasure, person_hash
 from engagement.domain.errors import StoreError
 from engagement.domain.timefmt import to_ms
 from engagement.settings import RETENTION_DAYS
@@ -22,6 +23,7 @@ from engagement.store.aggregate_writes import ExactBounds, update_request
 from engagement.store.contact_items import contact_record_from_item, is_contact_item, pair_stages_from_item
 from engagement.store.contacts import ContactStore
 from engagement.store.dedupe import DedupeRing
+from engagement.store.erasures import ErasureStore
 from engagement.store.items import (
     AGGREGATE_PROJECTION,
     PAIR_SK_PREFIX,
@@ -31,6 +33,7 @@ from engagement.store.items import (
     link_from_item,
     link_item,
 )
+from engagement.store.person import PersonStore
 from engagement.store.wire import (
     ConditionFailed,
     Expression,
@@ -101,8 +104,21 @@ class DynamoStore:
         links_table: str = "",
         history_table: str = "",
         history_retention_days: int = RETENTION_DAYS,
+        erasures_table: str = "",
+        erasure_key: Callable[[], str | None] = lambda: None,
     ) -> None:
         self._client = client
+        self._erasure_key = erasure_key
+        self.erasures = ErasureStore(client, table=erasures_table)
+        """Erasure records: who was forgotten, as of when, and any suppression they keep."""
+        self.person = PersonStore(
+            client,
+            events_table=events_table,
+            aggregates_table=aggregates_table,
+            history_table=history_table,
+            links_table=links_table,
+        )
+        """One person's data across every table: for listing, exporting and erasing it."""
         self._events = events_table
         self._aggregates = aggregates_table
         self._links = links_table
@@ -123,9 +139,12 @@ class DynamoStore:
         return self._client
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> DynamoStore:
+    def from_settings(
+        cls, settings: Settings, *, erasure_key: Callable[[], str | None] = lambda: None
+    ) -> DynamoStore:
         """Table names and retention from the function's settings; endpoint and region from boto3's
-        usual variables (``AWS_ENDPOINT_URL_DYNAMODB`` points it at the local runner)."""
+        usual variables (``AWS_ENDPOINT_URL_DYNAMODB`` points it at the local runner).
+        ``erasure_key`` gives the key erasure records are hashed with (a secret, read by the caller)."""
         client: DynamoDBClient = boto3.client("dynamodb", config=CLIENT_CONFIG)
         return cls(
             client,
@@ -136,7 +155,26 @@ class DynamoStore:
             history_retention_days=settings.history_retention_days,
             ring=DedupeRing.for_mapping(TOPOLOGY.stream_mapping_for("scorer")),
             retention_days=settings.event_retention_days,
+            erasures_table=settings.table("erasures"),
+            erasure_key=erasure_key,
         )
+
+    # ---------------------------------------------------------------- erasures
+
+    def person_hash(self, user_id: str) -> str | None:
+        """The name a person's erasure is recorded under; None when no key is configured."""
+        key = self._erasure_key()
+        return None if not key else person_hash(key, user_id)
+
+    def erasures_of(self, user_ids: Iterable[str]) -> dict[str, Erasure]:
+        """The erasures of these people, by user id (one consistent batched read). Without a key
+        nobody can have been erased here, and nothing is read."""
+        key = self._erasure_key()
+        wanted = set(user_ids)
+        if not key or not wanted or not self.erasures.configured:
+            return {}
+        by_hash = {person_hash(key, user_id): user_id for user_id in wanted}
+        return {by_hash[h]: erasure for h, erasure in self.erasures.get_many(by_hash).items()}
 
     # ------------------------------------------------------------------ events
 

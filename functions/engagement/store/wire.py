@@ -15,7 +15,7 @@ from engagement.domain.errors import StoreError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, TransactWriteItemTypeDef
 
 RETRYABLE_CODES = frozenset(
     {
@@ -63,6 +63,20 @@ class Expression:
         if self.values:
             params["ExpressionAttributeValues"] = self.values
         return params
+
+
+def counter_add(table: str, key: Mapping[str, str], steps: Mapping[str, int]) -> TransactWriteItemTypeDef:
+    """A transaction action that adds each step to its counter (ADD creates a missing one at 0)."""
+    expr = Expression()
+    adds = ", ".join(f"{expr.name(name)} {expr.value(step)}" for name, step in steps.items())
+    return {
+        "Update": {
+            "TableName": table,
+            "Key": serialize(key),
+            "UpdateExpression": f"ADD {adds}",
+            **expr.params(),  # type: ignore[typeddict-item]
+        }
+    }
 
 
 def to_decimal(value: float) -> Decimal:

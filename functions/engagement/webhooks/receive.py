@@ -55,7 +55,11 @@ def receive(
         return _error(415, "unsupported_media_type", f"send the body as {' or '.join(accepts)}")
     try:
         translation = source.translate(request, now, settings)
-        tally = Tally.of(ingest(translation.events, store, now)) if translation.events else Tally()
+        tally = (
+            Tally.of(ingest(translation.events, store, now, receipt_window=settings.receipt_window))
+            if translation.events
+            else Tally()
+        )
     except MalformedCallback as exc:
         logger.warning("webhook refused: malformed", extra={"source": source.name, "error": str(exc)})
         return _error(400, exc.code, f"not a {source.name} callback this service understands: {exc}")
@@ -74,6 +78,7 @@ def receive(
             **translation.log,
             "accepted": tally.accepted,
             "duplicates": tally.duplicates,
+            "erased": tally.erased,
         },
     )
     return Reply(200, ack.content_type, ack.body, tally=tally)

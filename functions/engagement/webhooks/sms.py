@@ -32,7 +32,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from engagement.domain.event_types import EventType
+from engagement.domain.event_types import SMS_SOURCE_PREFIX, EventType
 from engagement.domain.events import EventIn, stable_id
 from engagement.domain.timefmt import EPOCH, to_ms
 from engagement.webhooks.request import WebhookRequest
@@ -44,7 +44,6 @@ if TYPE_CHECKING:
     from engagement.webhooks.provider import SmsProvider
 
 DEFAULT_CAMPAIGN = "sms"
-SOURCE_PREFIX = "sms."
 # The campaign comes from the callback URL the operator registered (?campaign=spring-sale).
 _CAMPAIGN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 
@@ -170,7 +169,7 @@ def to_events(signals: list[SmsSignal], *, campaign: str, click_window: timedelt
                 type=_EVENT_TYPE[signal.outcome],
                 occurred_at=signal.occurred_at,
                 context=signal.detail,
-                source=SOURCE_PREFIX + signal.provider,
+                source=SMS_SOURCE_PREFIX + signal.provider,
                 metadata={"message_id": signal.message_id},
             )
         )

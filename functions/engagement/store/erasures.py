@@ -1,0 +1,113 @@
+"""Erasure records, in the erasures table (part of the DynamoDB adapter).
+
+    pk "<hex HMAC-SHA256 of the user id>"
+    erased_at_ms      events that occurred before it are the erased person's
+    status            in_progress | complete
+    suppressed_ms, opt_reason   the opt-out the person had when erased (absent: none)
+    counts            what the erasure removed, by kind (a map of numbers)
+    updated_ms
+
+Every read is strongly consistent: a record written a moment ago must already stop the next
+event, not a second later.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from engagement.domain.erasure import Erasure, Status
+from engagement.store.wire import Expression, deserialize, serialize, translating
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+BATCH_GET_LIMIT = 100
+"""Keys per BatchGetItem call (DynamoDB's limit)."""
+UNPROCESSED_ATTEMPTS = 5
+
+
+def _erasure(item: Mapping[str, Any]) -> Erasure:
+    suppressed = item.get("suppressed_ms")
+    status: Status = "complete" if item.get("status") == "complete" else "in_progress"
+    return Erasure(
+        hashed=str(item["pk"]),
+        erased_at_ms=int(item["erased_at_ms"]),
+        status=status,
+        suppressed_since_ms=None if suppressed is None else int(suppressed),
+        opt_out_reason=None if item.get("opt_reason") is None else str(item["opt_reason"]),
+        counts={str(k): int(v) for k, v in dict(item.get("counts") or {}).items()},
+        updated_ms=int(item.get("updated_ms", 0)),
+    )
+
+
+class ErasureStore:
+    def __init__(self, client: DynamoDBClient, *, table: str) -> None:
+        self._client = client
+        self._table = table
+
+    @property
+    def configured(self) -> bool:
+        """False in a function that is given no erasures table (it never checks one)."""
+        return bool(self._table)
+
+    def get(self, hashed: str) -> Erasure | None:
+        with translating("reading an erasure"):
+            item = self._client.get_item(
+                TableName=self._table, Key=serialize({"pk": hashed}), ConsistentRead=True
+            ).get("Item")
+        return None if item is None else _erasure(deserialize(item))
+
+    def get_many(self, hashes: Iterable[str]) -> dict[str, Erasure]:
+        """The erasures among ``hashes``, by hash; one batched, consistent read per 100."""
+        wanted = sorted(set(hashes))
+        found: dict[str, Erasure] = {}
+        for start in range(0, len(wanted), BATCH_GET_LIMIT):
+            keys: list[dict[str, Any]] = [
+                serialize({"pk": h}) for h in wanted[start : start + BATCH_GET_LIMIT]
+            ]
+            for _ in range(UNPROCESSED_ATTEMPTS):
+                with translating("reading erasures"):
+                    answer = self._client.batch_get_item(
+                        RequestItems={self._table: {"Keys": keys, "ConsistentRead": True}}
+                    )
+                for raw in answer.get("Responses", {}).get(self._table, []):
+                    erasure = _erasure(deserialize(raw))
+                    found[erasure.hashed] = erasure
+                unprocessed: Any = answer.get("UnprocessedKeys") or {}
+                keys = list((unprocessed.get(self._table) or {}).get("Keys") or [])
+                if not keys:
+                    break
+            else:
+                from engagement.domain.errors import StoreError  # noqa: PLC0415
+
+                raise StoreError("erasures could not all be read (throttled)", retryable=True)
+        return found
+
+    def begin(self, erasure: Erasure) -> None:
+        """Record (or restart) an erasure, before any data is removed: from this write on, the
+        person's earlier events are dropped wherever they turn up."""
+        item: dict[str, Any] = {
+            "pk": erasure.hashed,
+            "erased_at_ms": erasure.erased_at_ms,
+            "status": erasure.status,
+            "counts": dict(erasure.counts),
+            "updated_ms": erasure.updated_ms,
+        }
+        if erasure.suppressed_since_ms is not None:
+            item["suppressed_ms"] = erasure.suppressed_since_ms
+            if erasure.opt_out_reason is not None:
+                item["opt_reason"] = erasure.opt_out_reason
+        with translating("recording an erasure"):
+            self._client.put_item(TableName=self._table, Item=serialize(item))
+
+    def progress(self, hashed: str, *, counts: Mapping[str, int], status: Status, now_ms: int) -> None:
+        expr = Expression()
+        update = (
+            f"SET {expr.name('counts')} = {expr.value(dict(counts))}, "
+            f"{expr.name('status')} = {expr.value(status)}, {expr.name('updated_ms')} = {expr.value(now_ms)}"
+        )
+        with translating("recording an erasure's progress"):
+            self._client.update_item(
+                TableName=self._table, Key=serialize({"pk": hashed}), UpdateExpression=update, **expr.params()
+            )
