@@ -1,6 +1,6 @@
 """The local runner's own settings (not the functions': those are engagement.settings), declared
 once: read from the shell that starts ``make run``, each with an embedded default, so a fresh
-clone needs none. docs/runner.md's table is generated from this (a test holds them equal).
+clone needs none. docs/runner.md's table is generated from this (tests/unit/test_docs.py holds them equal).
 """
 
 from __future__ import annotations

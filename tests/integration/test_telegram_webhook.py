@@ -122,6 +122,32 @@ def test_score_and_stats_are_answered(tables: dict[str, str], clock: ManualClock
     assert "across 2 issues" in stats["text"]
 
 
+def command(text: str, update_id: int) -> dict[str, Any]:
+    """The stats fixture's private chat, with another command typed."""
+    body = update("private_command_stats")
+    body["update_id"] = update_id
+    body["message"]["text"] = text
+    body["message"]["entities"][0]["length"] = len(text)
+    return body
+
+
+def test_help_and_start_say_what_the_bot_answers(tables: dict[str, str], clock: ManualClock) -> None:
+    for n, text in enumerate(("/help", "/start")):
+        reply = post(command(text, 900000100 + n)).body
+        assert reply["method"] == "sendMessage"
+        assert all(c in reply["text"] for c in ("/top", "/score KEY", "/stats")), reply["text"]
+    assert stored(tables) == []
+
+
+def test_stats_counts_one_issue_in_the_singular(tables: dict[str, str], clock: ManualClock) -> None:
+    one_key = command("what about AI-1799?", 900000200)
+    del one_key["message"]["entities"]
+    post(one_key)
+    score_stream(tables)
+    text = post(command("/stats", 900000201)).body["text"]
+    assert text.startswith("1 interaction across 1 issue (1.0 per issue)"), text
+
+
 def test_a_store_outage_is_a_503_so_telegram_retries(
     tables: dict[str, str], clock: ManualClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:

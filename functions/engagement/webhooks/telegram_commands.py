@@ -1,4 +1,5 @@
-"""The bot's answers to /top, /score KEY and /stats, returned in the webhook response.
+"""The bot's answers to /top, /score KEY, /stats and /help (or /start), returned in the webhook
+response.
 
 The Bot API lets a webhook answer with a method call in its response body, so the bot replies
 without making a request of its own (and without holding a bot token at all).
@@ -18,6 +19,14 @@ if TYPE_CHECKING:
 
 TOP_ITEMS = 5
 
+HELP = (
+    "I keep track of the issues you talk about here.\n"
+    "/top: your most engaged issues\n"
+    "/score KEY: one issue's score, for example /score AI-1799\n"
+    "/stats: your totals\n"
+    "Mention an issue key (like AI-1799) in a message and it counts."
+)
+
 
 def send_message(chat_id: int, text: str) -> dict[str, Any]:
     return {"method": "sendMessage", "chat_id": chat_id, "text": text}
@@ -31,6 +40,8 @@ def answer(command: Command, reader: AggregateReader, at: datetime, keys: IssueK
         text = _score(command, reader, at, keys)
     elif command.name == "stats":
         text = _stats(command, reader, at)
+    elif command.name in ("help", "start"):
+        text = HELP
     else:
         return None
     return send_message(command.chat_id, text)
@@ -72,7 +83,7 @@ def _stats(command: Command, reader: AggregateReader, at: datetime) -> str:
         return "No engagement recorded for you yet."
     top = ", ".join(s.item_id for s in stats.most_engaged_items) or "none"
     return (
-        f"{_times(stats.total_interactions)} across {stats.unique_items} issues "
+        f"{_times(stats.total_interactions)} across {_count(stats.unique_items, 'issue')} "
         f"({stats.avg_interactions_per_item:.1f} per issue)\n"
         f"Most engaged: {top}\n"
         f"Last: {from_ms(stats.last_interaction_ms):%Y-%m-%d %H:%M} UTC"
@@ -80,4 +91,8 @@ def _stats(command: Command, reader: AggregateReader, at: datetime) -> str:
 
 
 def _times(count: int) -> str:
-    return f"{count} interaction{'s' if count != 1 else ''}"
+    return _count(count, "interaction")
+
+
+def _count(count: int, noun: str) -> str:
+    return f"{count} {noun}{'s' if count != 1 else ''}"
