@@ -605,7 +605,7 @@ TOPOLOGY = Topology.assemble(
                 "aggregates": ("Query", "DeleteItem", "UpdateItem"),
                 "history": ("Query", "DeleteItem"),
                 "links": ("DeleteItem",),
-                "erasures": ("GetItem", "PutItem", "UpdateItem"),
+                "erasures": ("GetItem", "PutItem"),
             },
             indexes={"events": (EVENTS_BY_USER.name,), "links": (LINKS_BY_USER.name,)},
             secrets=("api_keys", "erasure_key"),

@@ -102,7 +102,9 @@ def _announce_keys(console: Console, keys: local_keys.LocalKeys) -> None:
     """Generated values are printed once, when generated; kept and chosen ones never."""
     where = f"kept in {keys.path}" if keys.path else "new at every start (STATE_FILE=off)"
     for name in keys.generated:
-        if name != local_keys.API_KEYS:
+        if name in local_keys.NOT_SHOWN:
+            console("info", f"{name} generated, never shown ({where})")
+        elif name != local_keys.API_KEYS:
             console("info", f"{name}={keys.values[name]} (generated; {where})")
     if keys.path and not keys.generated:
         console("info", f"keys: unchanged, in {keys.path} (python -m infra.local keys shows them)")

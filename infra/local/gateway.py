@@ -50,6 +50,7 @@ ControlHandler = Callable[[Request], HttpResponse]
 
 
 _TOKEN = re.compile(r"^(/(?:[^/]+/)?c/)[^/]+")
+_PERSON = re.compile(r"^(/(?:[^/]+/)?v1/users/)[^/]+")
 
 
 READ_TIMEOUT_S = 30
@@ -59,8 +60,10 @@ MAX_REQUEST_BYTES = 10 * 1024 * 1024
 
 def masked_target(target: str) -> str:
     """The request line as logged: the path decoded, with anything that could be a phone number
-    masked (however written: ``+1-555-…``, percent-encoded digits, zero-width joiners) and a
-    tracked link's token hidden (it is a capability); the query reduced to how many parameters it
+    masked (however written: ``+1-555-…``, percent-encoded digits, zero-width joiners), a
+    person's id in ``/v1/users/{id}`` hidden (a Telegram id, an email: next to an erasure's audit
+    line it would name the person the hash stands for) and a tracked link's token hidden (it is
+    a capability); the query reduced to how many parameters it
     has (names and values can both be message text: a Vonage GET carries ``text=``)."""
     path, sep, query = target.partition("?")
     shown = redacted_path(unquote(path))
@@ -69,7 +72,7 @@ def masked_target(target: str) -> str:
 
 
 def redacted_path(path: str) -> str:
-    return redacted(_TOKEN.sub(r"\1…", path), limit=None)
+    return redacted(_PERSON.sub(r"\1…", _TOKEN.sub(r"\1…", path)), limit=None)
 
 
 class _Refused(Exception):

@@ -26,6 +26,9 @@ from engagement.topology import TOPOLOGY
 
 API_KEYS = TOPOLOGY.secret("api_keys").local_env
 NOT_GENERATED = frozenset({"TELNYX_PUBLIC_KEY"})
+NOT_SHOWN = frozenset({TOPOLOGY.secret("erasure_key").local_env})
+"""Generated but never printed: nobody types it, and with it anyone reading the log could test
+phone numbers against an erasure's audit line (its hash)."""
 Source = Literal["shell", "kept", "generated"]
 
 

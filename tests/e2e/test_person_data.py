@@ -69,4 +69,18 @@ def test_list_export_and_erase_over_http(runner: Runner) -> None:
 
     assert runner.logged("person erased")  # the audit line, with the keyed hash
     assert not runner.logged(PHONE[1:])
+    assert not runner.logged("ERASURE_HASH_KEY=")  # with it, a number could be tested against the hash
+
+
+def test_no_runner_line_names_the_person_a_request_is_about(runner: Runner) -> None:
+    """A Telegram id or an email is no phone number, but next to the audit line it would name the
+    person its hash stands for."""
+    runner.post_events(ev("tg-7012345678", "query", 1, item="AI-1"), ev("dana@example.com", "view", 1))
+    runner.control("POST", "settle")
+    for user in ("tg-7012345678", "dana%40example.com"):
+        assert runner.request("DELETE", f"/v1/users/{user}")[0] == 200
+        assert runner.request("GET", f"/v1/users/{user}/score")[0] == 410
+    assert not runner.logged("tg-7012345678")
+    assert not runner.logged("dana@example.com")
+    assert not runner.logged("dana%40example.com")
     assert not runner.logged("what time is it open")

@@ -7,6 +7,7 @@ redelivery) are in test_exactly_once.py.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import time
@@ -213,6 +214,40 @@ def test_another_persons_cursor_is_refused(person: None) -> None:
     assert answer.status == 422
 
 
+def _cursor(occurred: str, pk: str = "E#x", user: str = PHONE) -> str:
+    raw = json.dumps({"pk": {"S": pk}, "user_id": {"S": user}, "occurred_ms": {"N": occurred}})
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        _cursor("\u00b2"),  # a digit to str.isdigit, not to DynamoDB
+        _cursor("1" * 40),  # more digits than DynamoDB's numbers hold
+        _cursor("1", pk="E#" + "x" * 3000),  # a key longer than DynamoDB's limit
+    ],
+    ids=["superscript-digit", "forty-digits", "long-key"],
+)
+def test_a_tampered_cursor_is_a_422(person: None, cursor: str) -> None:
+    for route in ("events", "export"):
+        answer = call("GET", f"{PATH}/{route}?cursor={cursor}")
+        assert (answer.status, answer.body["details"][0]["field"]) == (422, "cursor"), answer.body
+
+
+def test_a_cursor_reused_with_other_bounds_is_a_422(person: None) -> None:
+    cursor = call("GET", f"{PATH}/events?limit=1").body["cursor"]
+    answer = call("GET", f"{PATH}/events?cursor={cursor}&to=2001-01-01T00:00:00Z")
+    assert (answer.status, answer.body["details"][0]["field"]) == (422, "cursor"), answer.body
+
+
+def test_a_filter_that_matches_nothing_is_an_empty_page_not_a_404(
+    tables: dict[str, str], stream: Stream
+) -> None:
+    post(ev("clicked", 1))  # stored, not scored yet: no contact exists
+    answer = call("GET", f"{PATH}/events?type=bounced")
+    assert (answer.status, answer.body["events"]) == (200, [])
+
+
 def test_nothing_recorded_is_a_404(tables: dict[str, str]) -> None:
     for route in ("events", "export"):
         answer = call("GET", f"/v1/users/nobody/{route}")
@@ -384,6 +419,51 @@ def test_an_erased_opted_out_number_stays_suppressed(
     assert call("GET", f"{PATH}/score").body["band"] != "suppressed"
 
 
+def test_an_opt_out_still_on_the_stream_is_kept_by_the_erasure(
+    tables: dict[str, str], stream: Stream, clock: ManualClock
+) -> None:
+    """The STOP is stored but not yet scored when the erasure removes it: the suppression comes
+    from the event itself, not only from the contact the scorer had built."""
+    inbound = {"From": PHONE, "To": "+14155550199", "AccountSid": "AC1", "NumMedia": "0"}
+    assert twilio({**inbound, "MessageSid": "SM20", "Body": "Hello"}).status == 200
+    stream.score()
+    assert twilio({**inbound, "MessageSid": "SM21", "Body": "STOP"}).status == 200
+    erased = call("DELETE", PATH).body
+    assert (erased["status"], erased["suppressed"]["reason"]) == ("complete", "STOP")
+    stream.score()  # the STOP's stream record arrives after the erasure: it is dropped
+    assert everything_naming(tables, PHONE) == []
+
+    clock.advance(timedelta(days=4))
+    assert twilio({**inbound, "MessageSid": "SM22", "Body": "What time do you open?"}).status == 200
+    clock.advance(timedelta(minutes=1))
+    stream.score()
+    assert call("GET", f"{PATH}/score").body["band"] == "suppressed"
+
+
+def test_an_opt_in_removed_with_the_opt_out_lifts_it(tables: dict[str, str], stream: Stream) -> None:
+    post(ev("opted_out", 3), ev("opted_in", 2))  # neither scored yet
+    erased = call("DELETE", PATH).body
+    assert (erased["status"], erased["suppressed"]) == ("complete", None)
+
+
+def test_an_event_dated_ahead_of_the_clock_is_erased_with_the_rest(
+    tables: dict[str, str], stream: Stream, clock: ManualClock
+) -> None:
+    """Ingest accepts clocks up to five minutes fast: such an event was stored before the erasure
+    and goes with it, and its stream record, in flight, is dropped."""
+    post(ev("clicked", 2), ev("responded", -4 / 60, context="see you soon"))
+    stream.score()
+    post(ev("converted", -3 / 60, item="summer"))  # on the stream when the erasure runs
+    erased = call("DELETE", PATH)
+    assert erased.status == 200
+    assert erased.body["removed"]["events"] == 3
+    stream.score()
+    assert everything_naming(tables, PHONE) == []
+    assert call("GET", f"{PATH}/events").status == 410
+    assert call("GET", f"{PATH}/score").status == 410
+    assert call("DELETE", PATH).body == erased.body  # idempotent: nothing was left behind
+
+
 class Budget:
     """Stands in for the ``time`` module in the privacy handler: a monotonic clock that moves
     one step per look, so a request's budget runs out after a fixed number of items."""
@@ -423,10 +503,33 @@ def test_an_erasure_too_large_for_one_request_answers_202_and_resumes(
         assert len(answers) < 30
     done = answers[-1].body
     assert done["status"] == "complete"
-    assert done["erased_at"] == first.body["erased_at"]
+    assert done["erased_at"] >= first.body["erased_at"]
     assert done["removed"]["events"] == 12
     assert done["removed"]["engagements"] == 12
     assert everything_naming(tables, PHONE) == []
+
+
+def test_while_an_erasure_runs_the_persons_events_are_refused_and_after_it_they_are_new_data(
+    tables: dict[str, str], stream: Stream, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    post(*(ev("clicked", 10 + n, item=f"c{n}") for n in range(8)))
+    stream.score()
+    monkeypatch.setattr(privacy, "time", Budget(steps=4))
+    assert call("DELETE", PATH).status == 202
+
+    # In progress: an aggregate the passes are about to delete must not absorb anything new.
+    during = post(ev("responded", -0.01, context="still there?"))
+    assert [e["status"] for e in during["results"]] == ["erased"]
+    while (answer := call("DELETE", PATH)).status == 202:
+        pass
+    assert answer.body["status"] == "complete"
+    assert everything_naming(tables, PHONE) == []
+
+    clock.advance(timedelta(hours=1))
+    after = post(ev("responded", -0.5))
+    assert [e["status"] for e in after["results"]] == ["accepted"]
+    stream.score()
+    assert [e["type"] for e in call("GET", f"{PATH}/events").body["events"]] == ["responded"]
 
 
 def test_erasure_needs_an_api_key_and_a_user_id(tables: dict[str, str]) -> None:

@@ -92,7 +92,7 @@ def _erased(exc: PersonErased) -> Response[str]:
     erasure = exc.erasure
     suppressed = (
         None
-        if erasure.suppressed_since_ms is None
+        if not erasure.suppressed or erasure.suppressed_since_ms is None
         else {"since": rfc3339(from_ms(erasure.suppressed_since_ms)), "reason": erasure.opt_out_reason}
     )
     body = {

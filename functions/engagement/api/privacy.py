@@ -84,7 +84,9 @@ def list_events(
         )
     except InvalidEventsCursor as exc:
         raise InvalidInput([FieldProblem("cursor", str(exc))]) from exc
-    if not page.events and cursor is None and deps.store().contacts.get_contact(user_id) is None:
+    # An empty page is "none match" for a person something is held about (an event the stream
+    # has not scored yet, a tracked link), and 404 (or 410, erased) only when nothing is.
+    if not page.events and cursor is None and not deps.store().person.holds_anything(user_id):
         raise absent(user_id, f"nothing is recorded for user {user_id}")
     return EventsPageResponse(
         user_id=user_id, events=[StoredEventOut.of(e) for e in page.events], cursor=page.cursor

@@ -55,10 +55,17 @@ class SuppressionKept(BaseModel):
 
 class ErasureResponse(BaseModel):
     status: Literal["in_progress", "complete"] = Field(
-        description="complete: nothing of the person from before erased_at is held; in_progress: ask again"
+        description=(
+            "complete: nothing stored of the person before erased_at is held; in_progress: ask again "
+            "(meanwhile every event of the person is dropped)"
+        )
     )
     erased_at: AwareDatetime = Field(
-        description="Events of the person that occurred before it are dropped wherever they turn up"
+        description=(
+            "When the erasure completed (in progress: when it began). Events of the person that "
+            "occurred before it, or up to five minutes after (a fast clock), are dropped wherever they "
+            "turn up"
+        )
     )
     removed: dict[str, int] = Field(
         description="What was removed, by kind (events, engagements, history, links...)"
@@ -74,7 +81,7 @@ class ErasureResponse(BaseModel):
             erased_at=from_ms(erasure.erased_at_ms),
             removed=dict(erasure.counts),
             suppressed=None
-            if erasure.suppressed_since_ms is None
+            if not erasure.suppressed or erasure.suppressed_since_ms is None
             else SuppressionKept(since=from_ms(erasure.suppressed_since_ms), reason=erasure.opt_out_reason),
         )
 

@@ -89,7 +89,7 @@ def carried_opt_out(erasure: Erasure, user_id: str) -> EventIn | None:
     Its id is derived from the erasure, so writing it at every return is one event, once; it
     occurred when the person opted out, so their later opt-in (START) still lifts it.
     """
-    if erasure.suppressed_since_ms is None:
+    if not erasure.suppressed or erasure.suppressed_since_ms is None:
         return None
     return EventIn(
         event_id=erasure.carried_opt_out_id,

@@ -69,6 +69,12 @@ ERASED = "erased"
 GUARDED_ATTEMPTS = 3
 
 
+MAX_EVENT_KEY_BYTES = 2048
+"""DynamoDB's limit for a partition key: a longer one in a cursor is refused by the service."""
+MAX_INSTANT_DIGITS = 16
+"""Epoch milliseconds stay under 2^53, 16 digits."""
+
+
 class InvalidEventsCursor(ValueError):
     """A cursor this API did not return (or one for another person)."""
 
@@ -130,6 +136,11 @@ class PersonStore:
             )
         start = _decode_cursor(cursor, user_id)
         if start is not None:
+            # DynamoDB refuses a start key outside the key condition (a cursor reused with other
+            # bounds): that is the client's mistake, so a 422, not the store's 500.
+            at = int(start[EVENTS_BY_USER.sort_key]["N"])
+            if not (from_ms or 0) <= at <= (2**53 if to_ms is None else to_ms):
+                raise InvalidEventsCursor("cursor lies outside from/to: it belongs to other bounds")
             request["ExclusiveStartKey"] = start
         with translating("reading a person's events"):
             page = self._client.query(**request, **expr.params())
@@ -194,13 +205,13 @@ class PersonStore:
 
     # ------------------------------------------------------------------- erasing
 
-    def erase_pass(self, user_id: str, *, erased_at_ms: int, has_time: Callable[[], bool]) -> ErasePass:
-        """Remove what the person had before ``erased_at_ms``, while ``has_time()``; ``done`` when
-        nothing of it is left."""
+    def erase_pass(self, user_id: str, *, before_ms: int, has_time: Callable[[], bool]) -> ErasePass:
+        """Remove what the person has that began before ``before_ms``, while ``has_time()``;
+        ``done`` when nothing of it is left."""
         progress = ErasePass()
         steps = (self._erase_events, self._erase_aggregates, self._erase_history, self._erase_links)
         for step in steps:
-            if not step(user_id, erased_at_ms, progress, has_time):
+            if not step(user_id, before_ms, progress, has_time):
                 return progress
         progress.done = True
         return progress
@@ -219,7 +230,9 @@ class PersonStore:
                 "TableName": self._events,
                 "IndexName": EVENTS_BY_USER.name,
                 "KeyConditionExpression": condition,
-                "ProjectionExpression": expr.projection(("pk", "event_id", "source", "expires_at")),
+                "ProjectionExpression": expr.projection(
+                    ("pk", "event_id", "source", "expires_at", "type", "occurred_ms", "context")
+                ),
                 **expr.params(),
             }
             if start:
@@ -229,8 +242,15 @@ class PersonStore:
             for raw in page.get("Items", []):
                 if not has_time():
                     return False
-                self._erase_event(deserialize(raw))
+                event = deserialize(raw)
+                self._erase_event(event)
                 progress.add("events")
+                context = event.get("context")
+                progress.saw(
+                    str(event.get("type")),
+                    int(event.get("occurred_ms", 0)),
+                    None if context is None else str(context),
+                )
             start = page.get("LastEvaluatedKey")
             if not start:
                 return True
@@ -413,11 +433,17 @@ def _decode_cursor(cursor: str | None, user_id: str) -> dict[str, Any] | None:
     valid = (
         isinstance(pk, dict)
         and set(pk) == {"S"}
-        and str(pk["S"]).startswith("E#")
+        and isinstance(pk["S"], str)
+        and pk["S"].startswith("E#")
+        and len(pk["S"].encode()) <= MAX_EVENT_KEY_BYTES
         and user == {"S": user_id}
         and isinstance(occurred, dict)
         and set(occurred) == {"N"}
-        and str(occurred["N"]).isdigit()
+        and isinstance(occurred["N"], str)
+        # ASCII digits only ("²" is a digit to str.isdigit), and no more than an instant needs.
+        and occurred["N"].isascii()
+        and occurred["N"].isdigit()
+        and len(occurred["N"]) <= MAX_INSTANT_DIGITS
     )
     if not valid:
         raise InvalidEventsCursor("cursor is not one this API returned")
