@@ -35,8 +35,8 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 from engagement.domain.aggregates import ObservedEvent
 from engagement.domain.event_types import EventType
-from engagement.domain.events import FUTURE_TOLERANCE
 from engagement.domain.ids import stable_id
+from engagement.domain.instants import FUTURE_TOLERANCE
 
 if TYPE_CHECKING:
     from engagement.domain.contact import ContactState

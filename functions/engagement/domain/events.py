@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -30,6 +30,7 @@ from pydantic import (
 from engagement.domain.errors import FieldProblem
 from engagement.domain.event_types import EventType
 from engagement.domain.ids import stable_id
+from engagement.domain.instants import FUTURE_TOLERANCE
 from engagement.domain.strict_json import NUMBER_RULE, fits_dynamodb
 from engagement.domain.timefmt import EPOCH, LATEST, RANGE_RULE, parse_rfc3339, rfc3339
 
@@ -37,7 +38,6 @@ CONTEXT_MAX_CHARS = 200
 _SURROGATE = re.compile("[\ud800-\udfff]")
 METADATA_MAX_BYTES = 2048
 MAX_VALUE = Decimal(10) ** 12
-FUTURE_TOLERANCE = timedelta(minutes=5)
 
 IDENTIFIER_PATTERN = r"^[A-Za-z0-9_\-.~()'!*:@,;=+&$<>\[\]{}|^]+$"
 """Identifiers end up in DynamoDB keys and in URL paths, so an id is ASCII letters, digits, "_"

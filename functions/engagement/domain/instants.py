@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from engagement.domain.errors import FieldProblem, InvalidInput
 from engagement.domain.timefmt import from_ms, rfc3339
+
+FUTURE_TOLERANCE = timedelta(minutes=5)
+"""How far ahead of its receipt an event may be dated: a client's clock may run that fast.
+(Here, not beside the event models: functions that never parse a request import it too.)"""
 
 
 def evaluation_instant(at_ms: int, latest_ms: int, *, explicit: bool) -> int:
