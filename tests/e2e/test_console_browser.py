@@ -86,7 +86,9 @@ def chromium() -> str:
 
 @pytest.fixture(scope="module")
 def runner() -> Iterator[Runner]:
-    with start_runner() as started:
+    # The runner's clock at the page's (the console asks the API for its instant): the pictures
+    # are of that moment.
+    with start_runner(START_AT=NOW) as started:
         events = dataset()
         for start in range(0, len(events), 100):
             started.post_events(*events[start : start + 100])
@@ -231,8 +233,11 @@ def test_a_person_view_draws_score_curves_components_and_the_band(console: Conso
     assert_drawn(console.chart("linear"), series=len(items), points=121)
     assert_drawn(console.chart("crm"), series=1, points=121)
     assert_drawn(console.chart("components"), series=1, points=5)
-    # The numbers beside the pictures are the API's, for the page's instant.
-    status, score = runner.request("GET", f"/v1/users/%2B{CONTACT[1:]}/score?profile=crm&as_of={NOW}")
+    # The numbers beside the pictures are the API's, for the instant the page shows.
+    as_of = console.page.locator("[data-as-of]").get_attribute("data-as-of")
+    assert as_of is not None
+    assert as_of.startswith(NOW[:13]), as_of
+    status, score = runner.request("GET", f"/v1/users/%2B{CONTACT[1:]}/score?profile=crm&as_of={as_of}")
     assert status == 200
     crm = console.page.locator('[data-panel="crm"] .figures')
     assert crm.locator(".big").inner_text() == f"{score['score']:.2f}"
@@ -241,7 +246,7 @@ def test_a_person_view_draws_score_curves_components_and_the_band(console: Conso
     linear = console.page.locator('[data-panel="linear"] .figures tbody tr').all_inner_texts()
     assert sorted(row.split()[0] for row in linear) == sorted(items)
     # The timeline is the person's events, newest first, as the events route lists them.
-    status, listed = runner.request("GET", f"/v1/users/%2B{CONTACT[1:]}/events?limit=50&to={NOW}")
+    status, listed = runner.request("GET", f"/v1/users/%2B{CONTACT[1:]}/events?limit=50&to={as_of}")
     assert status == 200
     timeline = console.page.locator('[data-panel="timeline"] li').all_inner_texts()
     assert len(timeline) == len(listed["events"]) == sum(1 for e in dataset() if e["user_id"] == CONTACT)
@@ -252,6 +257,17 @@ def test_a_person_view_draws_score_curves_components_and_the_band(console: Conso
     assert "converted spring-sale 120.00" in timeline[0]
     assert '"yes please"' in next(row for row in timeline if "responded" in row)
     console.screenshot("person", README_IMAGES / "console-person.png")
+
+
+def test_scores_are_read_at_the_apis_clock_not_the_browsers(console: Console) -> None:
+    """A local runner may run at another instant than the browser (START_AT, a clock moved a week
+    ahead): the console asks at the API's, or every score would be of another day."""
+    console.page.clock.set_fixed_time("2027-03-01T00:00:00Z")
+    console.sign_in()
+    console.open(f"person/{CONTACT.replace('+', '%2B')}")
+    as_of = console.page.locator("[data-as-of]").get_attribute("data-as-of")
+    assert as_of is not None
+    assert as_of.startswith(NOW[:10]), as_of
 
 
 def test_a_telegram_user_view_has_a_curve_per_issue(console: Console) -> None:

@@ -1,5 +1,5 @@
 // The four views. Each asks the API for what it shows, draws the pictures first and puts the
-// numbers beside them. `now` is the page's clock (whole minutes): every score is asked for at
+// numbers beside them. `now` is the API's clock (whole minutes): every score is asked for at
 // that instant, so what one screen shows is one consistent moment.
 
 import { KeyRefused, get, segment } from "./api.js";
@@ -13,8 +13,17 @@ const CURVE_STEP = "PT12H";
 const TOP_ITEMS = 5;
 const PAGE_SIZE = 20;
 
-export function nowMinute() {
-  const now = new Date();
+// The API's clock, not the browser's: a local runner may run at another instant (START_AT, a
+// clock moved a week ahead), and a score at the browser's "now" would then be a different day.
+// Learned once per page from the overview's as_of, kept as an offset from the browser's clock.
+let clockOffsetMs = null;
+
+async function apiNow() {
+  if (clockOffsetMs === null) {
+    const { as_of: asOf } = await get("v1/overview");
+    clockOffsetMs = Date.parse(asOf) - Date.now();
+  }
+  const now = new Date(Date.now() + clockOffsetMs);
   now.setUTCSeconds(0, 0);
   return now;
 }
@@ -35,6 +44,7 @@ function notice(message) {
 
 export async function overview(root) {
   const data = await get("v1/overview");
+  clockOffsetMs = Date.parse(data.as_of) - Date.now();
   title(root, "Overview");
   root.append(h("p", { class: "subtitle" }, `as of ${when(data.as_of)}`));
 
@@ -146,7 +156,7 @@ async function settled(promise) {
 }
 
 export async function person(root, userId) {
-  const now = nowMinute();
+  const now = await apiNow();
   const asOf = now.toISOString();
   // Curves on a grid of whole half-days, so the daily history points fall on it.
   const today = Math.floor(now.getTime() / DAY_MS) * DAY_MS;
@@ -185,7 +195,10 @@ export async function person(root, userId) {
   const componentChart = chartBox("components");
   const historyChart = chartBox("history");
   const panels = h("div", { class: "panels" });
-  root.append(h("p", { class: "subtitle" }, `as of ${when(asOf)}; curves run ${CURVE_DAYS} days back and forward`), panels);
+  root.append(
+    h("p", { class: "subtitle", "data-as-of": asOf }, `as of ${when(asOf)}; curves run ${CURVE_DAYS} days back and forward`),
+    panels,
+  );
 
   if (items.length) {
     panels.append(
