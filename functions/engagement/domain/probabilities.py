@@ -71,6 +71,12 @@ class BgNbdParams:
 
 
 CDNOW_BGNBD = BgNbdParams()
+CDNOW_MODEL = "prior:cdnow-2005"
+"""The published CDNOW fit (Fader, Hardie & Lee 2005), used until the deployment's own replaces it."""
+CONFIGURED_PRIOR_MODEL = "prior:configured"
+"""Parameters an operator set in ``PREDICTION`` (a prior, not fitted here)."""
+DEFAULT_CONVERSION_PRIOR_MODEL = "prior:default"
+"""The built-in conversion prior (mean 0.05, strength 20)."""
 
 
 def _is_pole(value: float) -> bool:
@@ -325,6 +331,11 @@ class ProbabilityConfig:
     """Below this BG/NBD has no repeat event to learn from (P(alive) would be 1 regardless)."""
     conversion_prior_mean: float = 0.05
     conversion_prior_strength: float = 20.0
+    bgnbd_model: str = CDNOW_MODEL
+    """The version of ``bgnbd`` that answers name: ``prior:...`` or ``bgnbd@<fit instant>``
+    (``domain.models``). Carried with the parameters so a number never names the wrong model."""
+    conversion_prior_model: str = DEFAULT_CONVERSION_PRIOR_MODEL
+    """Likewise for the conversion prior: ``prior:...`` or ``beta@<fit instant>``."""
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.horizon_days) and self.horizon_days > 0):
@@ -349,6 +360,9 @@ class Probability:
     """The window the probability is about; None for a state now (churn risk)."""
     basis: str
     """What the number rests on, or why there is none, in a few words."""
+    model: str = CDNOW_MODEL
+    """The model version it is computed with (or would be, with enough data); a conversion names
+    both models it rests on, ``<bgnbd>+<conversion prior>``."""
 
 
 @dataclass(frozen=True)
@@ -384,15 +398,17 @@ def contact_probabilities(
     these describe behaviour, and whether to message is the caller's decision.
     """
     horizon = config.horizon_days
+    bgnbd_model = config.bgnbd_model
+    conversion_model = f"{config.bgnbd_model}+{config.conversion_prior_model}"
     count = state.engagement_count
     first = state.first_engagement_ms
     last = state.last_engagement_ms
     if count < config.min_engagement_events or first is None or last is None:
         basis = f"needs at least {_plural(config.min_engagement_events, 'engagement event')}; has {count}"
         return ContactProbabilities(
-            engagement=Probability("insufficient_data", None, horizon, basis),
-            conversion=Probability("insufficient_data", None, horizon, basis),
-            churn_risk=Probability("insufficient_data", None, None, basis),
+            engagement=Probability("insufficient_data", None, horizon, basis, bgnbd_model),
+            conversion=Probability("insufficient_data", None, horizon, basis, conversion_model),
+            churn_risk=Probability("insufficient_data", None, None, basis, bgnbd_model),
         )
     params = config.bgnbd
     unit_ms = params.time_unit_days * MS_PER_DAY
@@ -410,13 +426,16 @@ def contact_probabilities(
     conversion = -math.expm1(-rate * expected)
     idle_weeks = (T - t_x) * params.time_unit_days / 7
     return ContactProbabilities(
-        engagement=Probability("ok", engagement, horizon, history),
+        engagement=Probability("ok", engagement, horizon, history, bgnbd_model),
         conversion=Probability(
             "ok",
             conversion,
             horizon,
             f"{_plural(conversions, 'conversion')} in {_plural(count, 'engagement event')}, "
             f"smoothed rate {rate:.3f}; {expected:.2f} engagements expected",
+            conversion_model,
         ),
-        churn_risk=Probability("ok", 1.0 - alive, None, f"{history}; last {idle_weeks:.1f} weeks ago"),
+        churn_risk=Probability(
+            "ok", 1.0 - alive, None, f"{history}; last {idle_weeks:.1f} weeks ago", bgnbd_model
+        ),
     )
