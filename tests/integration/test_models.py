@@ -4,6 +4,7 @@ the percentile cases of the issue (deliveries rank nobody up, opted-out contacts
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -215,3 +216,48 @@ def test_deliveries_rank_below_every_engaged_contact_and_opted_out_contacts_are_
     assert gone["value"] is None
     assert "opted out" in gone["reason"]
     assert sum(deps.store().contacts.percentile_histogram().values()) == 4  # "gone" is not counted
+
+
+# --- resumption ---------------------------------------------------------------------------------
+
+
+class Context:
+    """Lambda's context as the work step reads it: plenty of time left."""
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 800_000
+
+
+def test_a_page_redone_after_a_crash_is_counted_once(
+    tables: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from engagement.domain.errors import StoreError
+    from engagement.domain.runs import RunId, SegmentTask
+    from engagement.handlers.fit import FIT, FitJob
+
+    for n in range(7):
+        contact(
+            f"u{n}",
+            [(EventType.CLICKED, RUN - timedelta(days=9)), (EventType.CLICKED, RUN - timedelta(days=2))],
+        )
+    job = FitJob(dataclasses.replace(FIT.spec, page_size=2, segments=1, max_concurrency=1), FIT.processor)
+    run = RunId("fit", to_ms(RUN))
+    job.plan(run)
+    runs = deps.runs()
+    save = runs.save
+    calls = {"n": 0}
+
+    def crash_on_the_third_checkpoint(*args: Any, **kwargs: Any) -> bool:
+        calls["n"] += 1
+        if calls["n"] == 3:  # the third page's sample is stored, its checkpoint is not
+            raise StoreError("the invocation died here", retryable=True)
+        return save(*args, **kwargs)
+
+    monkeypatch.setattr(runs, "save", crash_on_the_third_checkpoint)
+    with pytest.raises(StoreError):
+        job.work(SegmentTask(run, 0, 1), Context())  # type: ignore[arg-type]
+    assert job.work(SegmentTask(run, 0, 1), Context())["done"] is True  # type: ignore[arg-type]
+    summary = job.finish(run)
+    assert summary["complete"] is True
+    assert deps.models().sample(run).contacts == 7
+    assert models()["models"][0]["sample_size"] == 7

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from engagement.domain.models import FitSample, ModelSet
 from engagement.domain.runs import RunId
 from engagement.store.runs import CHECKPOINT_RETENTION_S
-from engagement.store.wire import ConditionFailed, Expression, deserialize, query_all, serialize, translating
+from engagement.store.wire import ConditionFailed, Expression, deserialize, serialize, translating
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -132,20 +132,26 @@ class ModelStore:
             )
 
     def sample(self, run: RunId) -> FitSample:
-        """Every page's sample of the run, merged."""
+        """Every page's sample of the run, merged as each page of the Query arrives: memory holds
+        the merged cells (bounded by distinct histories), never all the pages' items at once
+        (tens of thousands of them at millions of contacts)."""
         expr = Expression()
-        items = query_all(
-            self._client,
-            "reading fit samples",
-            TableName=self._runs,
-            KeyConditionExpression=f"{expr.name('pk')} = {expr.value(_sample_pk(run))}",
-            ConsistentRead=True,
+        request: dict[str, Any] = {
+            "TableName": self._runs,
+            "KeyConditionExpression": f"{expr.name('pk')} = {expr.value(_sample_pk(run))}",
+            "ConsistentRead": True,
             **expr.params(),
-        )
+        }
         merged = FitSample()
-        for item in items:
-            merged.merge(FitSample.from_json(str(item["sample"])))
-        return merged
+        start: dict[str, Any] | None = None
+        while True:
+            with translating("reading fit samples"):
+                page = self._client.query(**({**request, "ExclusiveStartKey": start} if start else request))
+            for raw in page.get("Items", []):
+                merged.merge(FitSample.from_json(str(deserialize(raw)["sample"])))
+            start = page.get("LastEvaluatedKey")
+            if not start:
+                return merged
 
 
 def _item(sk: str, models: ModelSet) -> dict[str, object]:
