@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field
 
-from engagement.domain.models import ModelInfo, ModelSet
 from engagement.domain.timefmt import from_ms
+
+if TYPE_CHECKING:
+    # Only in method signatures, which pydantic never resolves: the module (and the fit's sample
+    # code) loads on the first request that needs it, not in the query function's init.
+    from engagement.domain.models import ModelInfo, ModelSet
 
 
 class WindowOut(BaseModel):
