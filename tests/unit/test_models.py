@@ -15,7 +15,7 @@ from engagement.domain.decay import MS_PER_DAY
 from engagement.domain.event_types import EventType
 from engagement.domain.fitting import fit_bgnbd
 from engagement.domain.models import FitSample, ModelSet, apply_models, fit_models, in_use, prior_models
-from engagement.domain.probabilities import CDNOW_BGNBD, BgNbdParams, ProbabilityConfig
+from engagement.domain.probabilities import CDNOW_BGNBD, BgNbdParams, ProbabilityConfig, contact_probabilities
 from engagement.domain.scoring_config import DEFAULT_SCORING_CONFIG, from_environment
 from engagement.domain.timefmt import to_ms
 
@@ -166,3 +166,18 @@ def test_a_fitted_set_replaces_every_bgnbd_parameter(field: str) -> None:
     applied = apply_models(DEFAULT_SCORING_CONFIG, fitted).probabilities.bgnbd
     assert getattr(applied, field) == fitted.bgnbd.parameters[field]
     assert dataclasses.replace(applied) == applied
+
+
+def test_every_probability_names_its_model_even_without_enough_data() -> None:
+    engaged = state((EventType.CLICKED, 30), (EventType.RESPONDED, 9), (EventType.CONVERTED, 2))
+    answers = contact_probabilities(engaged, AT, CONFIG)
+    assert (answers.engagement.model, answers.churn_risk.model) == ("prior:cdnow-2005", "prior:cdnow-2005")
+    assert answers.conversion.model == "prior:cdnow-2005+prior:default"
+    thin = contact_probabilities(state((EventType.CLICKED, 3)), AT, CONFIG)
+    assert thin.engagement.status == "insufficient_data"
+    assert thin.engagement.model == "prior:cdnow-2005"
+    operator = from_environment({"PREDICTION": "r=0.5,conversion_prior_mean=0.1"}).probabilities
+    configured = contact_probabilities(engaged, AT, operator)
+    assert configured.churn_risk.model == "prior:configured"
+    assert configured.conversion.model == "prior:configured+prior:configured"
+    assert from_environment({"PREDICTION": "horizon_days=14"}).probabilities.bgnbd_model == "prior:cdnow-2005"
