@@ -1,9 +1,10 @@
 """Probabilities for contacts with little data: BG/NBD closed forms and Beta-Binomial smoothing.
 
-Pure ``math``: the parameters are fitted offline (lifetimes, pymc-marketing) and only evaluated
-here. Notation follows Fader, Hardie & Lee (2005), "Counting Your Customers the Easy Way", and
-lifetimes' ``BetaGeoFitter`` (scoring-math notes §5.1-§5.2, §5.5). Times are in the fit's unit
-(weeks for the CDNOW fit); ``x`` is the number of *repeat* events (all events but the first),
+Pure ``math``: the parameters are fitted elsewhere (the weekly fit, ``domain.fitting`` and
+``domain.models``, or a published prior) and only evaluated here. Notation follows Fader, Hardie
+& Lee (2005), "Counting Your Customers the Easy Way", and lifetimes' ``BetaGeoFitter``
+(scoring-math notes §5.1-§5.2, §5.5). Times are in the fit's unit (weeks for the CDNOW fit);
+``x`` is the number of *repeat* events (all events but the first),
 ``t_x`` the time of the last event and ``T`` the age, both measured from the first event.
 
     P(alive | x, t_x, T) = 1 / (1 + [a / (b + x - 1)] · ((alpha + T) / (alpha + t_x))^(r + x))   (x > 0)
@@ -54,7 +55,8 @@ class BgNbdParams:
     """BG/NBD parameters: purchase rates ~ Gamma(r, alpha), per-event dropout probability ~ Beta(a, b).
 
     Defaults: the CDNOW fit (Fader, Hardie & Lee 2005, as published in the lifetimes Quickstart),
-    in weeks. Their scale is retail purchases, not SMS replies; refit on the tenant's own events.
+    in weeks. Their scale is retail purchases, not SMS replies: the weekly fit replaces them with the
+    tenant's own once it has enough contacts (``domain.models``).
     """
 
     r: float = 0.243
