@@ -511,7 +511,7 @@ TOPOLOGY = Topology.assemble(
                 "aggregates": ("GetItem", "Query", "BatchGetItem"),
                 "events": (),
                 "history": ("Query",),
-                "runs": ("BatchGetItem",),  # the overview's latest decay and cleanup runs
+                "runs": ("BatchGetItem",),  # the overview's latest decay, cleanup and fit runs
                 "links": (),
                 "erasures": ("GetItem",),  # an erased person's routes say so (and any suppression)
             },

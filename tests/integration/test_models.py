@@ -112,6 +112,9 @@ def test_below_the_minimum_sample_the_prior_stays_and_the_listing_says_why(table
     assert "a fit needs 500" in bgnbd["note"]
     assert bgnbd["fitted_at"] == "2026-11-22T03:00:00Z"
     assert conversion["source"] == "prior"
+    # The operator sees the run where they see the others.
+    runs = call("GET", "/v1/overview").body["runs"]
+    assert [(r["job"], r["complete"]) for r in runs] == [("fit", True)]
     score = call("GET", "/v1/users/+14155550000/score").body
     assert score["probabilities"]["engagement"]["model"] == "prior:cdnow-2005"
     assert score["probabilities"]["conversion"]["model"] == "prior:cdnow-2005+prior:default"
