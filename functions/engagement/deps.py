@@ -17,9 +17,11 @@ from engagement.store.dynamodb import DynamoStore
 if TYPE_CHECKING:
     # Imported where used: functions that never score contacts or publish (ingest, webhooks,
     # links) should not pay for those modules in their cold start.
+    from engagement.domain.models import ModelSet
     from engagement.domain.scoring_config import ScoringConfig
     from engagement.settings import Settings
     from engagement.store.eventbridge import BandPublisher
+    from engagement.store.models import ModelStore
     from engagement.store.overview_counts import OverviewCounts
     from engagement.store.runs import RunStore
 
@@ -79,11 +81,34 @@ def scoring_config() -> ScoringConfig:
     return from_environment(settings().scoring)
 
 
+@cache
+def models() -> ModelStore:
+    from engagement.store.models import ModelStore  # noqa: PLC0415 (see the imports)
+
+    return ModelStore(
+        store().client,
+        aggregates_table=settings().table("aggregates"),
+        runs_table=settings().table("runs"),
+        cache_s=settings().model_cache_seconds,
+    )
+
+
+def scoring_with_models() -> tuple[ScoringConfig, ModelSet]:
+    """The scoring configuration with the current fitted models in place of its priors, and the
+    models it names. Everything that evaluates probabilities or bands (query, scorer, decay)
+    takes its configuration from here, so a band the scorer stores is the band the API reports."""
+    from engagement.domain.models import apply_models, in_use  # noqa: PLC0415 (see the imports)
+
+    base = scoring_config()
+    models_in_use = in_use(base, models().current())
+    return apply_models(base, models_in_use), models_in_use
+
+
 def reset() -> None:
     """Forget every dependency and the parsed settings (tests and benchmarks that point the
     process at new tables)."""
     settings_module.reset()
-    for dependency in (store, publisher, runs, scoring_config, overview_counts):
+    for dependency in (store, publisher, runs, scoring_config, overview_counts, models):
         dependency.cache_clear()
 
 

@@ -148,7 +148,15 @@ def _scoring(variable: str) -> Callable[[str], str]:
 
 # ------------------------------------------------------------------- the declaration
 
-QUERY, TELEGRAM, SMS, LINKS, SCORER, DECAY = "query", "telegram", "sms", "links", "scorer", "decay"
+QUERY, TELEGRAM, SMS, LINKS, SCORER, DECAY, FIT = (
+    "query",
+    "telegram",
+    "sms",
+    "links",
+    "scorer",
+    "decay",
+    "fit",
+)
 _EVENT_WRITERS = tuple(f.name for f in TOPOLOGY.functions if "PutItem" in f.tables.get("events", ()))
 _INGESTERS = tuple(
     f.name
@@ -156,7 +164,10 @@ _INGESTERS = tuple(
     if "PutItem" in f.tables.get("events", ()) and "BatchGetItem" in f.tables.get("erasures", ())
 )
 """The functions that store incoming events: each checks them against the erasure records."""
-_CONTACT_SCORERS = (QUERY, SCORER, DECAY)
+_CONTACT_SCORERS = (QUERY, SCORER, DECAY, FIT)
+"""The fit reads them too: its fallback is the configured prior, in the configured time unit."""
+_MODEL_READERS = (QUERY, SCORER, DECAY)
+"""The functions that evaluate probabilities, so read the current fitted models."""
 _SCORING_FIELDS = ("score_weights", "score_type_weights", "score_curves", "segment_bands", "prediction")
 _SCORING_RULE = "empty (the defaults), or comma-separated name=number pairs"
 
@@ -278,6 +289,29 @@ class Settings:
         parse=_scoring("PREDICTION"),
         rule=_SCORING_RULE,
         description="Probability horizon, minimum sample, conversion prior, BG/NBD prior parameters",
+    )
+    fit_min_contacts: int = _declare(
+        "FIT_MIN_CONTACTS",
+        default="500",
+        readers=(FIT,),
+        parse=_whole(1, 100_000_000),
+        rule="a whole number of contacts, 1-100000000",
+        description=(
+            "The weekly fit replaces a prior only when at least this many contacts have the minimum "
+            "number of engagement events (PREDICTION's min_engagement_events, 2 by default); below it "
+            "the configured prior stays in use and GET /v1/models says why"
+        ),
+    )
+    model_cache_seconds: int = _declare(
+        "MODEL_CACHE_SECONDS",
+        default="300",
+        readers=_MODEL_READERS,
+        parse=_whole(0, 86_400),
+        rule="a whole number of seconds, 0-86400",
+        description=(
+            "How long a warm function reuses the current probability models it read: a new weekly fit "
+            "reaches every answer within this time"
+        ),
     )
     tables: Mapping[str, str] = field(default_factory=dict)
     """Table key -> physical name, for the tables the topology gives the function."""

@@ -511,7 +511,7 @@ TOPOLOGY = Topology.assemble(
                 "aggregates": ("GetItem", "Query", "BatchGetItem"),
                 "events": (),
                 "history": ("Query",),
-                "runs": ("BatchGetItem",),  # the overview's latest decay and cleanup runs
+                "runs": ("BatchGetItem",),  # the overview's latest decay, cleanup and fit runs
                 "links": (),
                 "erasures": ("GetItem",),  # an erased person's routes say so (and any suppression)
             },
@@ -593,6 +593,19 @@ TOPOLOGY = Topology.assemble(
             },
         ),
         FunctionSpec(
+            name="fit",
+            handler="engagement.handlers.fit.handler",
+            memory_mb=1024,
+            timeout_s=900,
+            description="Weekly job steps: fit the probability models on the contacts' own histories",
+            tables={
+                # Scan: the contacts; GetItem, PutItem: the current and previous model items.
+                "aggregates": ("Scan", "GetItem", "PutItem"),
+                # Checkpoints, and each page's sample (PutItem) merged at the finish (Query).
+                "runs": ("GetItem", "PutItem", "UpdateItem", "Query"),
+            },
+        ),
+        FunctionSpec(
             name="privacy",
             handler="engagement.handlers.privacy.handler",
             memory_mb=512,
@@ -665,6 +678,7 @@ TOPOLOGY = Topology.assemble(
             not_found="no contact reached any stage of the item",
         ),
         RouteSpec("GET", "/v1/overview", "query", "get_overview", tag="overview"),
+        RouteSpec("GET", "/v1/models", "query", "list_models", tag="models"),
         # A person's data: list, export, erase (GDPR articles 15 and 17, CCPA).
         RouteSpec("GET", "/v1/users/{user_id}/events", "query", "list_events", tag="privacy"),
         RouteSpec("GET", "/v1/users/{user_id}/export", "query", "export_person", tag="privacy"),
@@ -760,6 +774,12 @@ TOPOLOGY = Topology.assemble(
             job="cleanup",
             description="Weekly on Sunday at 02:00 UTC",
         ),
+        ScheduleSpec(
+            name="fit",
+            expression="cron(0 3 ? * SUN *)",
+            job="fit",
+            description="Weekly on Sunday at 03:00 UTC, after the cleanup",
+        ),
     ),
     jobs=(
         JobSpec(
@@ -783,6 +803,18 @@ TOPOLOGY = Topology.assemble(
             read_rate_per_s=2000,
             work_budget_s=600,
             description="Delete engagements below 0.01 and idle at least 90 days",
+        ),
+        JobSpec(
+            name="fit",
+            function="fit",
+            segments=16,
+            max_concurrency=4,
+            page_size=500,
+            # One sample item per page: writes are a page's worth of reads apart.
+            write_rate_per_s=50,
+            read_rate_per_s=2000,
+            work_budget_s=600,
+            description="Fit BG/NBD and the conversion prior on every contact's sufficient statistics",
         ),
     ),
     buses=(ENGAGEMENT_BUS,),

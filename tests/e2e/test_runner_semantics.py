@@ -184,4 +184,4 @@ def test_status_shows_the_stream_mapping_at_work(runner: Runner) -> None:
     [stream] = status["streams"]
     assert stream["pending"] == 0
     assert 0 < stream["largest_batch"] <= 100
-    assert set(status["next_runs"]) == {"decay", "cleanup"}
+    assert set(status["next_runs"]) == {"decay", "cleanup", "fit"}

@@ -116,6 +116,7 @@ def _query(tables: dict[str, str], clock: ManualClock) -> None:
         "/v1/users/u1/export",
         "/v1/users/erased-before/stats",  # an unknown user: is it an erased one?
         "/v1/overview",
+        "/v1/models",
     ):
         assert call("GET", path).status in {200, 404}, path
     call("GET", "/v1/openapi.json", key=None)
@@ -218,6 +219,13 @@ def _decay(tables: dict[str, str], clock: ManualClock) -> None:
 @scenario("cleanup")
 def _cleanup(tables: dict[str, str], clock: ManualClock) -> None:
     run_job("cleanup", clock.now() + timedelta(days=200))
+
+
+@scenario("fit")
+def _fit(tables: dict[str, str], clock: ManualClock) -> None:
+    run_job("fit", clock.now() + timedelta(days=1))
+    run_job("fit", clock.now() + timedelta(days=8))  # a second fit: the first becomes the previous
+    run_job("fit", clock.now() + timedelta(days=8))  # a repeat: reads, writes nothing new
 
 
 def test_every_function_has_a_scenario() -> None:

@@ -13,10 +13,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engagement.domain.aggregates import ObservedEvent
-from engagement.domain.contact import ContactState
+from engagement.domain.contact import ENGAGEMENT_TYPES, ContactState
 from engagement.domain.crm import (
     CRM,
     DEFAULT_TYPE_WEIGHTS,
+    NO_ENGAGEMENT_BUCKET,
     PERCENTILE_BUCKET_WIDTH,
     CrmComponents,
     CrmConfig,
@@ -24,10 +25,12 @@ from engagement.domain.crm import (
     CrmScore,
     engagement_level_key,
     percentile_bucket,
+    ranked_bucket,
 )
 from engagement.domain.decay import MS_PER_DAY, ORIGIN_MS, TD_DECAY
 from engagement.domain.event_types import EventType
 from engagement.domain.timefmt import to_ms
+from engagement.domain.upkeep import percentile_rank
 
 AT = to_ms(datetime(2026, 3, 1, 12, tzinfo=UTC))
 USER = "u1"
@@ -334,22 +337,59 @@ def test_the_configuration_is_immutable_and_hashable() -> None:
 
 def positive_sum(state: ContactState, at_ms: int, config: CrmConfig = CRM.config) -> float:
     decayed = state.decayed_counts(at_ms)
-    return math.fsum(max(0.0, config.type_weight(t)) * v for t, v in decayed.items())
+    return math.fsum(max(0.0, config.type_weight(t)) * v for t, v in decayed.items() if t in ENGAGEMENT_TYPES)
 
 
 def test_the_level_key_is_the_log_of_the_positive_sum_carried_back_to_the_origin() -> None:
-    # S⁺(at) = exp(key) · exp(-λ (at - origin)), with the opt-out's negative weight left out.
+    # S⁺(at) = exp(key) · exp(-λ (at - origin)), with the opt-out's negative weight left out, and
+    # the delivery too: 2 · 3 · ½^(3/14) + 4 · ½^(2/14) + 10 · ½^(1/14) = 18.3116831.
     state = state_of([*WORKED_EXAMPLE, event("x", EventType.OPTED_OUT, 0.5)])
     key = engagement_level_key(state)
     assert key is not None
     days_since_origin = (AT - ORIGIN_MS) / MS_PER_DAY
-    assert key - LAMBDA_PER_DAY * days_since_origin == pytest.approx(math.log(18.92118994), abs=1e-8)
+    assert key - LAMBDA_PER_DAY * days_since_origin == pytest.approx(math.log(18.31168311), abs=1e-8)
     assert key - TD_DECAY.rate_per_ms * (AT - ORIGIN_MS) == pytest.approx(math.log(positive_sum(state, AT)))
 
 
 def test_no_positive_weight_activity_has_no_level_key() -> None:
     state = state_of([event("x", EventType.OPTED_OUT, 1), event("b", EventType.BOUNCED, 2)])
     assert engagement_level_key(state) is None
+
+
+def test_deliveries_and_bounces_never_make_a_level_key() -> None:
+    # The case: four messages received, none answered. Sends are not engagement.
+    state = state_of(
+        [*(event(f"d{n}", EventType.DELIVERED, n) for n in range(4)), event("b", EventType.BOUNCED, 5)]
+    )
+    assert engagement_level_key(state) is None
+    assert ranked_bucket(state, AT) == NO_ENGAGEMENT_BUCKET
+
+
+def test_deliveries_do_not_raise_an_engaged_contacts_key() -> None:
+    reply = [event("r", EventType.RESPONDED, 30)]
+    with_sends = [*reply, *(event(f"d{n}", EventType.DELIVERED, n) for n in range(20))]
+    assert engagement_level_key(state_of(with_sends)) == engagement_level_key(state_of(reply))
+
+
+def test_a_contact_with_only_deliveries_ranks_below_any_engaged_contact() -> None:
+    # Even a single view 300 days ago (the weakest engagement, decayed to ~4e-7) outranks them.
+    deliveries = state_of([event(f"d{n}", EventType.DELIVERED, n) for n in range(4)], "sent")
+    faint = state_of([event("v", EventType.VIEW, 300)], "faint")
+    low, high = ranked_bucket(deliveries, AT), ranked_bucket(faint, AT)
+    assert low is not None
+    assert high is not None
+    assert low < high
+    assert percentile_rank(low, {low: 4, high: 1}) < percentile_rank(high, {low: 4, high: 1})  # type: ignore[operator]
+
+
+def test_a_suppressed_contact_is_not_ranked_until_it_opts_back_in() -> None:
+    engaged = [event("c", EventType.CONVERTED, 2, Decimal(50)), event("r", EventType.RESPONDED, 1)]
+    opted_out = state_of([*engaged, event("x", EventType.OPTED_OUT, 0.5)])
+    assert ranked_bucket(opted_out, AT) is None
+    # Before the opt-out it was ranked (an as_of read of the past), and after an opt-in again.
+    assert ranked_bucket(opted_out, AT - MS_PER_DAY) is not None
+    back = state_of([*engaged, event("x", EventType.OPTED_OUT, 0.5), event("i", EventType.OPTED_IN, 0.2)])
+    assert ranked_bucket(back, AT) == ranked_bucket(state_of(engaged), AT)
 
 
 def test_the_same_event_a_day_later_moves_the_key_up_by_lambda_and_at_least_one_bucket() -> None:

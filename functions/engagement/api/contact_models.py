@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, Field
 
 from engagement.domain.bands import Band
 from engagement.domain.contact_queries import ContactScore, Funnel, FunnelStep
 from engagement.domain.contact_records import HistoryPoint, SegmentPage
-from engagement.domain.crm import CrmComponents
+from engagement.domain.crm import NO_ENGAGEMENT_BUCKET, CrmComponents
 from engagement.domain.probabilities import Probability
 from engagement.domain.timefmt import from_ms
 
 PERCENTILE_RESOLUTION = (
-    "Rank of the contact's time-decayed engagement level among all contacts, from a log-bucket "
+    "Rank of the contact's time-decayed engagement level (what the contact did: clicks, replies, "
+    "conversions, chat events; deliveries and bounces do not count) among all contacts not opted "
+    "out, from a log-bucket "
     "histogram with buckets 5% wide (about one day of recency at the 14-day half-life): exact to "
     "the bucket, off by at most half the contacts sharing it. The contact's own level is live; "
     "the others' are as of the last daily run (the levels' order does not change with time alone)."
@@ -42,6 +45,14 @@ class ProbabilityOut(BaseModel):
     value: float | None = Field(description="In [0, 1] when status is ok")
     horizon_days: float | None = Field(description="The window it is about; null for a state now")
     basis: str = Field(description="What the number rests on, or why there is none")
+    model: str = Field(
+        description=(
+            "The model version it is computed with, as GET /v1/models lists them: bgnbd@<fit instant> "
+            "(fitted on this deployment's contacts) or prior:cdnow-2005 / prior:configured; a "
+            "conversion names both models it rests on, <bgnbd>+<conversion prior>"
+        ),
+        examples=["bgnbd@2026-12-06T03:00:00Z", "prior:cdnow-2005+prior:default"],
+    )
 
     @classmethod
     def of(cls, probability: Probability) -> ProbabilityOut:
@@ -51,6 +62,7 @@ class ProbabilityOut(BaseModel):
             value=value,
             horizon_days=probability.horizon_days,
             basis=probability.basis,
+            model=probability.model,
         )
 
 
@@ -62,11 +74,42 @@ class Probabilities(BaseModel):
     churn_risk: ProbabilityOut = Field(description="1 - P(still active), BG/NBD")
 
 
+PercentileStatus = Literal["ranked", "no_engagement", "suppressed", "pending"]
+_PERCENTILE_REASONS: dict[str, str | None] = {
+    "ranked": None,
+    "no_engagement": "no click, reply, conversion or chat event yet: tied below every engaged contact",
+    "suppressed": "opted out: suppressed contacts are not ranked among the others",
+    "pending": "not counted yet: contacts are ranked by the daily run",
+}
+
+
 class PercentileOut(BaseModel):
     value: float | None = Field(
-        description="0-100; null without positive engagement, or before the first daily run"
+        description="0-100; null while suppressed (opted out) or before the daily run counted anyone"
     )
+    status: PercentileStatus = Field(
+        description=(
+            "ranked; no_engagement (only deliveries or bounces: ranked at the floor, below every engaged "
+            "contact); suppressed (opted out: not ranked, value null); pending (value null)"
+        )
+    )
+    reason: str | None = Field(description="Why the value is null or at the floor; null when ranked")
     resolution: str = PERCENTILE_RESOLUTION
+
+    @classmethod
+    def of(cls, found: ContactScore) -> PercentileOut:
+        bucket = found.evaluation.bucket
+        value = None if found.percentile is None else round(found.percentile, 1)
+        status: PercentileStatus
+        if bucket is None:
+            status = "suppressed"
+        elif value is None:
+            status = "pending"
+        elif bucket == NO_ENGAGEMENT_BUCKET:
+            status = "no_engagement"
+        else:
+            status = "ranked"
+        return cls(value=value, status=status, reason=_PERCENTILE_REASONS[status])
 
 
 class SegmentOut(BaseModel):
@@ -136,7 +179,7 @@ class ContactScoreResponse(BaseModel):
                 conversion=ProbabilityOut.of(probabilities.conversion),
                 churn_risk=ProbabilityOut.of(probabilities.churn_risk),
             ),
-            percentile=PercentileOut(value=None if found.percentile is None else round(found.percentile, 1)),
+            percentile=PercentileOut.of(found),
             band=evaluation.band,
             segment=SegmentOut(
                 band=None if record.band is None else Band(record.band.band),

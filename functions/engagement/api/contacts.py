@@ -55,7 +55,7 @@ def get_score(user_id: UserId, profile: Profile = "crm", as_of: AsOf = None) -> 
         user_id,
         to_ms(at_or_now(as_of)),
         explicit=as_of is not None,
-        config=deps.scoring_config(),
+        config=deps.scoring_with_models()[0],
     )
     if found is None:
         raise absent(user_id, f"no engagement recorded for user {user_id}")

@@ -23,7 +23,7 @@ def get_overview() -> OverviewResponse:
     """The system at a glance
 
     Events accepted per hour over the last 48 hours, contacts per band, the top campaigns by
-    first-stage reach, the latest decay and cleanup runs and the stream's failure queue. Every
+    first-stage reach, the latest decay, cleanup and fit runs and the stream's failure queue. Every
     figure is a counter kept as the change happens, so this costs a few reads whatever the size
     of the tables. The band counts are a gauge (`/v1/segments` lists the members).
     """

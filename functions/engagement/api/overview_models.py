@@ -89,5 +89,5 @@ class OverviewResponse(BaseModel):
     )
     campaigns: list[CampaignOut] = Field(description="The top 10 campaigns by first-stage reach")
     campaigns_known: int = Field(description="Campaigns with a funnel")
-    runs: list[RunOut] = Field(description="The latest decay and cleanup runs (only jobs that ran)")
+    runs: list[RunOut] = Field(description="The latest decay, cleanup and fit runs (only jobs that ran)")
     failures: FailuresOut = Field(description="The stream's on-failure queue")

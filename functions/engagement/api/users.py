@@ -10,6 +10,7 @@ from engagement import deps
 from engagement.api import openapi
 from engagement.api.contacts import get_funnel, get_history, get_score, list_segment
 from engagement.api.curves import get_curve
+from engagement.api.models import list_models
 from engagement.api.overview import get_overview
 from engagement.api.params import AsOf, ItemId, UserId
 from engagement.api.params import at_or_now as _at
@@ -88,5 +89,6 @@ app = resolver_for(
     get_funnel,
     get_curve,
     get_overview,
+    list_models,
     get_openapi,
 )

@@ -232,9 +232,10 @@ CRM = CrmProfile()
 
 
 def engagement_level_key(state: ContactState, config: CrmConfig = DEFAULT_CRM_CONFIG) -> float | None:
-    """A time-invariant key that orders contacts as the positive-weight part of S does at any instant.
+    """A time-invariant key that orders contacts as the positive-weight engagement part of S does
+    at any instant.
 
-        S⁺(at) = Σ_{type: w > 0} w_type · Σ_e exp(-λ (at - t_e))
+        S⁺(at) = Σ_{type ∈ ENGAGEMENT_TYPES, w > 0} w_type · Σ_e exp(-λ (at - t_e))
         key    = ln S⁺(origin) = ln Σ_k (Σ_{type: w > 0} w_type · A_{type,k}) · exp(-λ (origin - L_k))
 
     S⁺(at) = exp(key) · exp(-λ (at - origin)) and the second factor is common to every contact, so
@@ -242,12 +243,15 @@ def engagement_level_key(state: ContactState, config: CrmConfig = DEFAULT_CRM_CO
     event, and a percentile histogram over keys stays exact for dormant contacts (notes §3.3, §4.2).
     Accumulators of different types share epochs, so they combine per epoch before the log.
     Negative weights (opt-outs) are left out: a sum with negative terms has no logarithm, and
-    suppression is a state the caller filters on, not a rank. None when no positive-weight activity.
+    suppression is a state the caller filters on, not a rank. Deliveries and bounces are left out
+    too, whatever their TD weight: they are what was sent to the contact (or failed to reach it),
+    not what the contact did, so four unanswered messages must not outrank one reply. None when
+    the contact has no positive-weight engagement.
     """
     combined: dict[int, float] = {}
     for event_type in sorted(state.decay_accumulators):
         weight = config.type_weight(event_type)
-        if weight <= 0:
+        if weight <= 0 or event_type not in ENGAGEMENT_TYPES:
             continue
         for epoch, accumulator in state.decay_accumulators[event_type].items():
             combined[epoch] = combined.get(epoch, 0.0) + weight * accumulator
@@ -265,3 +269,25 @@ def percentile_bucket(key: float) -> int:
     half-life, ln 1.05 · 14 / ln 2 = 0.985 days (about 23.7 hours), roughly one day.
     """
     return math.floor(key / PERCENTILE_BUCKET_WIDTH)
+
+
+NO_ENGAGEMENT_BUCKET = -(2**31)
+"""The histogram's floor: contacts that were sent messages but never engaged. Counted, so an engaged
+contact's percentile says how many it outranks among everyone reachable, and below every level a
+real key can reach (that would need S⁺ at the origin below e^-100,000,000)."""
+
+
+def ranked_bucket(state: ContactState, at_ms: int, config: CrmConfig = DEFAULT_CRM_CONFIG) -> int | None:
+    """Where the contact is counted in the percentile histogram at ``at_ms``; None: not ranked.
+
+    * suppressed (opted out, not back in): None. An opted-out contact is not a candidate for
+      anything a rank is used for, and its old engagement would keep it above active contacts.
+    * no engagement (only deliveries, bounces, opt-ins): :data:`NO_ENGAGEMENT_BUCKET`, below
+      every engaged contact, all tied.
+    * otherwise the bucket of :func:`engagement_level_key`.
+    """
+    since = state.suppressed_since_ms
+    if since is not None and since <= at_ms:
+        return None
+    key = engagement_level_key(state, config)
+    return NO_ENGAGEMENT_BUCKET if key is None else percentile_bucket(key)

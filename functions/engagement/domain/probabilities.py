@@ -1,9 +1,10 @@
 """Probabilities for contacts with little data: BG/NBD closed forms and Beta-Binomial smoothing.
 
-Pure ``math``: the parameters are fitted offline (lifetimes, pymc-marketing) and only evaluated
-here. Notation follows Fader, Hardie & Lee (2005), "Counting Your Customers the Easy Way", and
-lifetimes' ``BetaGeoFitter`` (scoring-math notes §5.1-§5.2, §5.5). Times are in the fit's unit
-(weeks for the CDNOW fit); ``x`` is the number of *repeat* events (all events but the first),
+Pure ``math``: the parameters are fitted elsewhere (the weekly fit, ``domain.fitting`` and
+``domain.models``, or a published prior) and only evaluated here. Notation follows Fader, Hardie
+& Lee (2005), "Counting Your Customers the Easy Way", and lifetimes' ``BetaGeoFitter``
+(scoring-math notes §5.1-§5.2, §5.5). Times are in the fit's unit (weeks for the CDNOW fit);
+``x`` is the number of *repeat* events (all events but the first),
 ``t_x`` the time of the last event and ``T`` the age, both measured from the first event.
 
     P(alive | x, t_x, T) = 1 / (1 + [a / (b + x - 1)] · ((alpha + T) / (alpha + t_x))^(r + x))   (x > 0)
@@ -54,7 +55,8 @@ class BgNbdParams:
     """BG/NBD parameters: purchase rates ~ Gamma(r, alpha), per-event dropout probability ~ Beta(a, b).
 
     Defaults: the CDNOW fit (Fader, Hardie & Lee 2005, as published in the lifetimes Quickstart),
-    in weeks. Their scale is retail purchases, not SMS replies; refit on the tenant's own events.
+    in weeks. Their scale is retail purchases, not SMS replies: the weekly fit replaces them with the
+    tenant's own once it has enough contacts (``domain.models``).
     """
 
     r: float = 0.243
@@ -71,6 +73,12 @@ class BgNbdParams:
 
 
 CDNOW_BGNBD = BgNbdParams()
+CDNOW_MODEL = "prior:cdnow-2005"
+"""The published CDNOW fit (Fader, Hardie & Lee 2005), used until the deployment's own replaces it."""
+CONFIGURED_PRIOR_MODEL = "prior:configured"
+"""Parameters an operator set in ``PREDICTION`` (a prior, not fitted here)."""
+DEFAULT_CONVERSION_PRIOR_MODEL = "prior:default"
+"""The built-in conversion prior (mean 0.05, strength 20)."""
 
 
 def _is_pole(value: float) -> bool:
@@ -325,6 +333,11 @@ class ProbabilityConfig:
     """Below this BG/NBD has no repeat event to learn from (P(alive) would be 1 regardless)."""
     conversion_prior_mean: float = 0.05
     conversion_prior_strength: float = 20.0
+    bgnbd_model: str = CDNOW_MODEL
+    """The version of ``bgnbd`` that answers name: ``prior:...`` or ``bgnbd@<fit instant>``
+    (``domain.models``). Carried with the parameters so a number never names the wrong model."""
+    conversion_prior_model: str = DEFAULT_CONVERSION_PRIOR_MODEL
+    """Likewise for the conversion prior: ``prior:...`` or ``beta@<fit instant>``."""
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.horizon_days) and self.horizon_days > 0):
@@ -349,6 +362,9 @@ class Probability:
     """The window the probability is about; None for a state now (churn risk)."""
     basis: str
     """What the number rests on, or why there is none, in a few words."""
+    model: str = CDNOW_MODEL
+    """The model version it is computed with (or would be, with enough data); a conversion names
+    both models it rests on, ``<bgnbd>+<conversion prior>``."""
 
 
 @dataclass(frozen=True)
@@ -384,15 +400,17 @@ def contact_probabilities(
     these describe behaviour, and whether to message is the caller's decision.
     """
     horizon = config.horizon_days
+    bgnbd_model = config.bgnbd_model
+    conversion_model = f"{config.bgnbd_model}+{config.conversion_prior_model}"
     count = state.engagement_count
     first = state.first_engagement_ms
     last = state.last_engagement_ms
     if count < config.min_engagement_events or first is None or last is None:
         basis = f"needs at least {_plural(config.min_engagement_events, 'engagement event')}; has {count}"
         return ContactProbabilities(
-            engagement=Probability("insufficient_data", None, horizon, basis),
-            conversion=Probability("insufficient_data", None, horizon, basis),
-            churn_risk=Probability("insufficient_data", None, None, basis),
+            engagement=Probability("insufficient_data", None, horizon, basis, bgnbd_model),
+            conversion=Probability("insufficient_data", None, horizon, basis, conversion_model),
+            churn_risk=Probability("insufficient_data", None, None, basis, bgnbd_model),
         )
     params = config.bgnbd
     unit_ms = params.time_unit_days * MS_PER_DAY
@@ -410,13 +428,16 @@ def contact_probabilities(
     conversion = -math.expm1(-rate * expected)
     idle_weeks = (T - t_x) * params.time_unit_days / 7
     return ContactProbabilities(
-        engagement=Probability("ok", engagement, horizon, history),
+        engagement=Probability("ok", engagement, horizon, history, bgnbd_model),
         conversion=Probability(
             "ok",
             conversion,
             horizon,
             f"{_plural(conversions, 'conversion')} in {_plural(count, 'engagement event')}, "
             f"smoothed rate {rate:.3f}; {expected:.2f} engagements expected",
+            conversion_model,
         ),
-        churn_risk=Probability("ok", 1.0 - alive, None, f"{history}; last {idle_weeks:.1f} weeks ago"),
+        churn_risk=Probability(
+            "ok", 1.0 - alive, None, f"{history}; last {idle_weeks:.1f} weeks ago", bgnbd_model
+        ),
     )

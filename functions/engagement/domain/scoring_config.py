@@ -29,7 +29,12 @@ from typing import Any
 from engagement.domain.bands import DEFAULT_BAND_THRESHOLDS, BandThresholds
 from engagement.domain.crm import DEFAULT_CRM_CONFIG, CrmComponents, CrmConfig
 from engagement.domain.event_types import EventType
-from engagement.domain.probabilities import DEFAULT_PROBABILITY_CONFIG, BgNbdParams, ProbabilityConfig
+from engagement.domain.probabilities import (
+    CONFIGURED_PRIOR_MODEL,
+    DEFAULT_PROBABILITY_CONFIG,
+    BgNbdParams,
+    ProbabilityConfig,
+)
 
 VARIABLES = ("SCORE_WEIGHTS", "SCORE_TYPE_WEIGHTS", "SCORE_CURVES", "SEGMENT_BANDS", "PREDICTION")
 
@@ -85,6 +90,11 @@ def from_environment(env: Mapping[str, str]) -> ScoringConfig:
             for k, v in prediction.items()
             if k in _PREDICTION
         }
+        # An operator's own numbers are a prior too, but not the published one: answers say so.
+        if bgnbd != DEFAULT_PROBABILITY_CONFIG.bgnbd:
+            prediction_overrides["bgnbd_model"] = CONFIGURED_PRIOR_MODEL
+        if {"conversion_prior_mean", "conversion_prior_strength"} & prediction.keys():
+            prediction_overrides["conversion_prior_model"] = CONFIGURED_PRIOR_MODEL
         probabilities = dataclasses.replace(DEFAULT_PROBABILITY_CONFIG, bgnbd=bgnbd, **prediction_overrides)
         thresholds = dataclasses.replace(DEFAULT_BAND_THRESHOLDS, **bands)
     except ValueError as exc:

@@ -24,7 +24,7 @@ from typing import Protocol
 from engagement.domain.bands import Band, classify
 from engagement.domain.contact import ContactState
 from engagement.domain.contact_records import BandState, BandTransition, ContactRecord, PairStages
-from engagement.domain.crm import CrmProfile, CrmScore, engagement_level_key, percentile_bucket
+from engagement.domain.crm import CrmProfile, CrmScore, ranked_bucket
 from engagement.domain.errors import StoreError
 from engagement.domain.probabilities import ContactProbabilities, contact_probabilities
 from engagement.domain.scoring_config import DEFAULT_SCORING_CONFIG, ScoringConfig
@@ -39,7 +39,7 @@ class ContactEvaluation:
     probabilities: ContactProbabilities
     band: Band
     bucket: int | None
-    """Percentile bucket of the engagement-level key; None without positive engagement."""
+    """Percentile bucket (``crm.ranked_bucket``); None while suppressed (not ranked)."""
 
 
 def evaluate_contact(
@@ -47,12 +47,11 @@ def evaluate_contact(
 ) -> ContactEvaluation:
     score = CrmProfile(config.crm).evaluate(state, at_ms)
     probabilities = contact_probabilities(state, at_ms, config.probabilities)
-    key = engagement_level_key(state, config.crm)
     return ContactEvaluation(
         score=score,
         probabilities=probabilities,
         band=classify(score, probabilities.churn_risk, config.bands),
-        bucket=None if key is None else percentile_bucket(key),
+        bucket=ranked_bucket(state, at_ms, config.crm),
     )
 
 

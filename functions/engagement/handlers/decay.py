@@ -22,7 +22,7 @@ deps.init("decay", publishes=True, scores=True)  # settings and clients at init,
 
 def _decay(run: RunId) -> PageProcessor:
     store = deps.store()
-    upkeep = Upkeep(store.contacts, deps.publisher(), deps.scoring_config(), percentiles=True)
+    upkeep = Upkeep(store.contacts, deps.publisher(), deps.scoring_with_models()[0], percentiles=True)
     return DecayPage(run_at=run.at, scores=store, history=store.contacts, upkeep=upkeep)
 
 

@@ -90,7 +90,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
     # An erased person's events still in flight (or redelivered) are dropped, not scored: their
     # records succeed, so the stream moves on. A failed read fails the batch, which is retried.
     events, erased = drop_erased(batch.events, store.erasures_of(e.user_id for e in batch.events))
-    upkeep = Upkeep(store.contacts, deps.publisher(), deps.scoring_config())
+    upkeep = Upkeep(store.contacts, deps.publisher(), deps.scoring_with_models()[0])
     # Bands are evaluated as of now: the events just arrived, whatever their own timestamps.
     with counting(store, deps.overview_counts(), to_ms(clock.now())) as writer:  # the overview's gauges
         outcome = score_batch(events, writer, upkeep=upkeep, at_ms=to_ms(clock.now()))

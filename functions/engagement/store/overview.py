@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 BATCH_GET_KEYS = 100
 """DynamoDB's limit of keys per BatchGetItem."""
 BATCH_GET_ATTEMPTS = 5
-JOBS = ("decay", "cleanup")
+JOBS = ("decay", "cleanup", "fit")
 
 
 class OverviewReader:
