@@ -17,8 +17,8 @@ Scoring is timed from the runner's own batch log lines (``N records ok (T ms)``)
 released after ingest so every batch is full and nothing else runs beside it.
 
 ``BENCH_RUNNER_EVENTS`` sets the number of events: 3,000 by default, which keeps the section
-near 4 minutes on 2 cores (scoring runs at about 15 records a second, bound by moto's UpdateItem);
-``BENCH_RUNNER_EVENTS=20000 python -m bench runner`` is the long run (about 25 minutes).
+near 3 minutes on 2 cores (scoring runs at about 20 records a second, bound by moto's UpdateItem);
+``BENCH_RUNNER_EVENTS=20000 python -m bench runner`` is the long run (about 17 minutes).
 """
 
 from __future__ import annotations
