@@ -40,6 +40,8 @@ from engagement.store.items import (
 )
 from engagement.store.wire import Expression
 
+DUE_NOW = 0
+"""The due instant of a contact that new events reached: before any run."""
 MAX_EXPRESSION_CHARS = 4096
 """DynamoDB's limit on each expression string."""
 
@@ -115,12 +117,11 @@ def update_request(delta: AggregateDelta, *, exact: ExactBounds | None, ring: De
     if delta.key.item_id is not None:
         sets.append(f"{expr.name(EXPIRES_AT)} = {expr.value(expires_at_s(last_ms))}")
     else:
-        # Due at the next daily run: no later than the events occurred (ingest refuses events more
-        # than 5 minutes ahead) or were recorded on the stream, neither of which a run can precede.
-        arrived_ms = min(min(e.occurred_ms, e.recorded_s * 1000) for e in delta.events)
+        # Due at the next daily run, whatever its instant: 0 sorts before every run. A constant,
+        # not the events' time, so any batching and any replay leave the same item.
         sets += [
             f"{expr.name(DUE_PK)} = {expr.value(due_partition(delta.key.user_id))}",
-            f"{expr.name(DUE_MS)} = {expr.value(arrived_ms)}",
+            f"{expr.name(DUE_MS)} = {expr.value(DUE_NOW)}",
         ]
     update = f"ADD {', '.join(adds)} SET {', '.join(sets)}"
     stale = ring.stale_slot(delta.events)
