@@ -17,11 +17,9 @@ from engagement.domain.maintenance import SweepPage
 from engagement.domain.runs import RunId
 from engagement.handlers._jobs import PageProcessor, PageSource, job
 from engagement.observability import emit_metrics, logger
+from engagement.store.runs import EXPIRY_AND_DUE_SWEEP as SWEEP
 
 deps.init("cleanup")  # settings and clients at init, not on a request
-
-SWEEP = "expiry-and-due-v1"
-"""The one-time sweep's name in the runs table."""
 
 
 def _sweep(run: RunId) -> PageProcessor:

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 CHECKPOINT_RETENTION_S = 35 * 86_400
+EXPIRY_AND_DUE_SWEEP = "expiry-and-due-v1"
+"""The weekly run's one-time sweep: items written before expiries and due times existed."""
 
 
 @dataclass(frozen=True)
