@@ -2,12 +2,13 @@
 a campaign, through the real job steps (``infra.local.jobs.JobRunner`` driving the daily and
 weekly functions exactly as their state machines do).
 
-Scenario, on one table:
+Scenario:
 
-1. the table as the previous version left it (engagements idle 0 to 400 days at the sweep, no expiry, no due
-   time), then the weekly run's one-time sweep (the only full scan) and the first daily run
-   after it, when every contact is due once: informational, a one-time cost;
-2. a quiet day: the next daily run;
+1. the weekly run's one-time sweep (the only full scan), on a table a fortieth the size written
+   as the previous version left it (no expiry, no due time): its cost is one write per item;
+2. the main table as the scorer and the daily runs now leave it (engagements idle 0 to 400 days
+   with their expiry; contacts banded, in their percentile bucket, with their last history point
+   and next due instant, from the same domain functions), and a quiet day: the next daily run;
 3. a campaign: 3,000 contacts get an SMS that day (some click, reply or buy), scored through the
    scorer's own domain code (``domain.scoring.score_batch``: aggregates, bands at event time,
    funnels; the scoring benchmark counts that cost), then the next daily run;
