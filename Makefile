@@ -58,8 +58,13 @@ test: node lint typecheck
 unit: install
 	$(BIN)/pytest tests/unit
 
+# `make bench` runs every benchmark; `make bench maintenance` (any names of bench/__main__.py) some.
+BENCHES := ingest scoring coldstart startup package maintenance contact_reads
 bench: install
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(filter $(BENCHES),$(MAKECMDGOALS))
+ifneq ($(filter bench,$(MAKECMDGOALS)),)
+$(BENCHES): ; @:
+endif
 
 # BG/NBD fit against lifetimes on CDNOW (bench/backtest.py); writes docs/img/backtest-calibration.png.
 backtest: install

@@ -33,6 +33,9 @@ class IndexSpec:
     """Non-key attributes copied into the index (INCLUDE): only what its readers need, since
     every change to a projected attribute is another index write."""
     number_keys: tuple[str, ...] = ()
+    projection: Literal["INCLUDE", "ALL"] = "INCLUDE"
+    """ALL copies the whole item (``projected`` stays empty): for an index whose reader needs
+    every attribute, including ones whose names are not fixed (the per-epoch accumulators)."""
 
 
 @dataclass(frozen=True)
@@ -377,12 +380,31 @@ SEGMENTS = IndexSpec(
     # Only attributes that change with the band, so a daily score change is no index write.
     projected=("band", "band_score", "band_since"),
 )
+DUE_SHARDS = 16
+"""Partitions of the due index; the daily run works one shard per segment. Part of the stored
+format: changing it means moving every contact's ``due_pk``."""
+DUE = IndexSpec(
+    name="due",
+    partition_key="due_pk",
+    sort_key="due_ms",
+    number_keys=("due_ms",),
+    # Contacts by the instant of their next observable change (a band change, a history point,
+    # a percentile move after new events): the daily run queries what is due and reads each
+    # contact once, whole, from the index (a Query bills the bytes read, a GetItem per item
+    # rounds each up to 4 KB). Sparse: only contacts carry the keys.
+    projected=(),
+    projection="ALL",
+)
 AGGREGATES = TableSpec(
     key="aggregates",
     partition_key="pk",
     sort_key="sk",
     env_var="AGGREGATES_TABLE",
-    indexes=(SEGMENTS,),
+    # (user, item) engagements carry the instant they become eligible for cleanup: DynamoDB
+    # deletes them without a scan and without billing the deletes. Contacts and counters never
+    # carry it.
+    ttl_attribute="expires_at",
+    indexes=(SEGMENTS, DUE),
 )
 ENGAGEMENT_BUS = BusSpec(
     key="engagement",
@@ -574,21 +596,22 @@ TOPOLOGY = Topology.assemble(
             handler="engagement.handlers.decay.handler",
             memory_mb=1024,
             timeout_s=900,
-            description="Daily job steps: materialize scores, bands and history at the scheduled instant",
+            description="Daily job steps: only contacts whose band, history point or percentile is due",
             tables={
-                "aggregates": ("Scan", "GetItem", "UpdateItem"),
+                "aggregates": ("Query", "GetItem", "UpdateItem"),
                 "history": ("PutItem",),
                 "runs": ("GetItem", "PutItem", "UpdateItem", "Query"),
             },
+            indexes={"aggregates": (DUE.name,)},
         ),
         FunctionSpec(
             name="cleanup",
             handler="engagement.handlers.cleanup.handler",
             memory_mb=1024,
             timeout_s=900,
-            description="Weekly job steps: delete engagements the score function says are gone",
+            description="Weekly job steps: run records; once, a sweep giving old items expiry and due time",
             tables={
-                "aggregates": ("Scan", "DeleteItem"),
+                "aggregates": ("Scan", "UpdateItem"),
                 "runs": ("GetItem", "PutItem", "UpdateItem", "Query"),
             },
         ),
@@ -785,13 +808,13 @@ TOPOLOGY = Topology.assemble(
         JobSpec(
             name="decay",
             function="decay",
-            segments=16,
+            segments=DUE_SHARDS,
             max_concurrency=4,
             page_size=500,
             write_rate_per_s=1000,
             read_rate_per_s=2000,
             work_budget_s=600,
-            description="Materialize every engagement's score, every contact's band and history point",
+            description="Contacts due at the run: bands, history points, percentiles; their next due time",
         ),
         JobSpec(
             name="cleanup",
@@ -802,7 +825,7 @@ TOPOLOGY = Topology.assemble(
             write_rate_per_s=500,
             read_rate_per_s=2000,
             work_budget_s=600,
-            description="Delete engagements below 0.01 and idle at least 90 days",
+            description="Run records; once, the sweep giving items written before TTL expiry and due time",
         ),
         JobSpec(
             name="fit",

@@ -320,6 +320,6 @@ def _index(spec: IndexSpec) -> dynamodb.GlobalSecondaryIndexPropsV2:
         index_name=spec.name,
         partition_key=attribute(spec.partition_key),
         sort_key=attribute(spec.sort_key),
-        projection_type=dynamodb.ProjectionType.INCLUDE,
-        non_key_attributes=list(spec.projected),
+        projection_type=dynamodb.ProjectionType[spec.projection],
+        non_key_attributes=list(spec.projected) if spec.projection == "INCLUDE" else None,
     )

@@ -67,5 +67,9 @@ def _index(index: IndexSpec) -> dict[str, Any]:
             {"AttributeName": index.partition_key, "KeyType": "HASH"},
             {"AttributeName": index.sort_key, "KeyType": "RANGE"},
         ],
-        "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(index.projected)},
+        "Projection": (
+            {"ProjectionType": "ALL"}
+            if index.projection == "ALL"
+            else {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(index.projected)}
+        ),
     }

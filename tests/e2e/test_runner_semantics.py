@@ -143,12 +143,13 @@ def test_advancing_the_clock_runs_decay_and_cleanup_once_each_at_their_instants(
     assert [at for _, at in runs] == sorted(at for _, at in runs)
 
     # The event was still in flight when the clock moved; it was scored before the runs, so the
-    # last decay run materialized its score.
-    stored = dynamodb(runner).get_item(
-        TableName=runner.control("GET", "status")["tables"]["aggregates"],
-        Key={"pk": {"S": "U#clock-1"}, "sk": {"S": "I#AI-1"}},
-    )["Item"]
-    assert int(stored["score_at_ms"]["N"]) == int(expected_decays[-1].timestamp() * 1000)
+    # engagement carries its expiry and the runs reconciled the contact: its next due instant is
+    # past the last run's.
+    table = runner.control("GET", "status")["tables"]["aggregates"]
+    pair = dynamodb(runner).get_item(TableName=table, Key={"pk": {"S": "U#clock-1"}, "sk": {"S": "I#AI-1"}})
+    assert "expires_at" in pair["Item"]
+    contact = dynamodb(runner).get_item(TableName=table, Key={"pk": {"S": "U#clock-1"}, "sk": {"S": "#USER"}})
+    assert int(contact["Item"]["due_ms"]["N"]) > int(expected_decays[-1].timestamp() * 1000)
 
     again = runner.control("POST", "clock", {"advance": "1m"})
     assert again["runs"] == []

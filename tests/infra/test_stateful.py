@@ -106,10 +106,11 @@ def test_table_matches_its_spec(dev: Synthesized, key: str) -> None:
             {"AttributeName": index.partition_key, "KeyType": "HASH"},
             {"AttributeName": index.sort_key, "KeyType": "RANGE"},
         ]
-        assert indexes[index.name]["Projection"] == {
-            "ProjectionType": "INCLUDE",
-            "NonKeyAttributes": list(index.projected),
-        }
+        assert indexes[index.name]["Projection"] == (
+            {"ProjectionType": "ALL"}
+            if index.projection == "ALL"
+            else {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(index.projected)}
+        )
         for attribute in (index.partition_key, index.sort_key):
             assert types[attribute] == ("N" if attribute in index.number_keys else "S")
 

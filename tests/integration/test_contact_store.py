@@ -13,7 +13,7 @@ import pytest
 from engagement import deps
 from engagement.domain.aggregates import AggregateDelta, AggregateKey, ObservedEvent
 from engagement.domain.contact import ContactState
-from engagement.domain.contact_records import BandState, BandTransition, HistoryPoint, PairStages
+from engagement.domain.contact_records import BandState, BandTransition, HistoryMark, HistoryPoint, PairStages
 from engagement.domain.event_types import EventType
 from engagement.domain.events import EventIn
 from engagement.domain.timefmt import to_ms
@@ -227,6 +227,7 @@ def test_history_points_read_back_by_day_range(tables: dict[str, str]) -> None:
         point = HistoryPoint(day, T0, score, "warm", {"recency": 12.5})
         contacts.record_history("a", point)
         contacts.record_history("a", point)  # a retried run rewrites the same point
+        assert contacts.schedule("a", version=version_of("a"), due_ms=T0, mark=HistoryMark(day, score))
     points = contacts.history("a", first_day="2026-11-02", last_day="2026-11-30")
     assert [(p.day, p.score, p.components) for p in points] == [
         ("2026-11-02", 38.5, {"recency": 12.5}),
@@ -236,6 +237,15 @@ def test_history_points_read_back_by_day_range(tables: dict[str, str]) -> None:
     assert record is not None
     assert record.history is not None
     assert (record.history.day, record.history.score) == ("2026-11-05", 20.25)
+    # Scheduling is refused once an event reached the aggregate since it was read.
+    assert not contacts.schedule("a", version=version_of("a") - 1, due_ms=T0, mark=None)
+
+
+def version_of(user: str) -> int:
+    item = boto3.client("dynamodb").get_item(
+        TableName=deps.settings().table("aggregates"), Key={"pk": {"S": f"U#{user}"}, "sk": {"S": "#USER"}}
+    )["Item"]
+    return int(item["ver"]["N"])
 
 
 def test_a_contacts_latest_events_come_from_the_log_index(tables: dict[str, str]) -> None:

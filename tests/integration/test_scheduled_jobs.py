@@ -1,5 +1,7 @@
-"""Decay and cleanup on a real table: exact agreement with read-time scores, zero writes on a
-repeated run, catch-up after missed days, resumption mid-segment, and the cleanup rules."""
+"""The daily and weekly runs on a real table: only due contacts are read, no engagement is ever
+written, zero writes on a repeated run, catch-up after missed days, resumption mid-segment,
+band changes and history points on the day they are due and not before, expiry by TTL, and the
+one-time sweep."""
 
 from __future__ import annotations
 
@@ -17,14 +19,18 @@ from engagement import deps
 from engagement.domain.aggregates import AggregateDelta, AggregateKey, ObservedEvent
 from engagement.domain.clock import ManualClock
 from engagement.domain.events import EventType
+from engagement.domain.expiry import expiry_ms
 from engagement.domain.linear import LINEAR
-from engagement.domain.maintenance import DecayPage, MaintainedItem
+from engagement.domain.maintenance import DuePage, MaintainedItem
 from engagement.domain.runs import Pacing, RunId, SegmentTask, Tally, work_segment
 from engagement.domain.timefmt import rfc3339, to_ms
 from engagement.domain.upkeep import Upkeep
+from engagement.store.dynamodb import DueSource
+from engagement.store.items import due_partition
 from engagement.topology import TOPOLOGY
 from infra.local.buses import drain
 from infra.local.lambdas import load_functions
+from infra.local.ttl import TtlSweeper
 
 from .api import call
 from .helpers import run_job
@@ -33,14 +39,16 @@ RUN = datetime(2026, 11, 21, tzinfo=UTC)
 WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
 
 
-def engage(item: str, last: datetime, count: int = 1, *, user: str = "u1") -> AggregateKey:
+def engage(
+    item: str, last: datetime, count: int = 1, *, user: str = "u1", kind: EventType = EventType.QUERY
+) -> AggregateKey:
     key = AggregateKey(user, item)
     events = tuple(
         ObservedEvent(
-            f"{user}-{item}-{to_ms(last)}-{n}",
+            f"{user}-{item}-{to_ms(last)}-{n}-{kind.value}",
             user,
             item,
-            EventType.QUERY,
+            kind,
             to_ms(last),
             None,
             int(last.timestamp()),
@@ -83,10 +91,37 @@ def recording_writes() -> Iterator[list[tuple[str, str]]]:
         events.unregister("before-parameter-build.dynamodb", record)
 
 
-def materialized(key: AggregateKey) -> tuple[float | None, int | None]:
-    aggregate = deps.store().get_aggregate(key)
-    assert aggregate is not None
-    return aggregate.materialized_score, aggregate.materialized_at_ms
+def engaged_contact(user: str, at: datetime) -> None:
+    """A contact that clicked, replied, bought and clicked again within four hours: hot, and
+    then, with nothing new, churning once BG/NBD thinks it gone."""
+    for n, kind in enumerate(("clicked", "responded", "converted", "clicked")):
+        when = at - timedelta(hours=n)
+        event = ObservedEvent(
+            f"{user}-{n}", user, "spring", EventType(kind), to_ms(when), None, int(when.timestamp())
+        )
+        deps.store().apply(AggregateDelta(AggregateKey(user), (event,)))
+
+
+def due_ms(user: str) -> int | None:
+    item = raw(AggregateKey(user))
+    return None if item is None or "due_ms" not in item else int(item["due_ms"]["N"])
+
+
+def raw(key: AggregateKey) -> dict[str, Any] | None:
+    sk = "#USER" if key.item_id is None else f"I#{key.item_id}"
+    found: dict[str, Any] | None = (
+        boto3.client("dynamodb")
+        .get_item(
+            TableName=deps.settings().table("aggregates"),
+            Key={"pk": {"S": f"U#{key.user_id}"}, "sk": {"S": sk}},
+        )
+        .get("Item")
+    )
+    return found
+
+
+def published(tables: dict[str, str]) -> list[dict[str, Any]]:
+    return [e["detail"] for e in drain(boto3.client("sqs"), tables["bus:engagement"])]
 
 
 @pytest.fixture(autouse=True)
@@ -95,29 +130,41 @@ def frozen(clock: ManualClock) -> ManualClock:
     return clock
 
 
-def test_decay_writes_exactly_what_the_api_reads_at_the_scheduled_instant(tables: dict[str, str]) -> None:
+def test_a_quiet_day_writes_no_engagement_and_reads_only_due_contacts(tables: dict[str, str]) -> None:
     keys = [
         engage("AI-1", RUN - timedelta(days=7), count=2),
-        engage("AI-2", RUN - timedelta(days=40), count=6),  # idle beyond 30: the 0.9 factor applies
+        engage("AI-2", RUN - timedelta(days=40), count=6),
         engage("AI-3", RUN - timedelta(hours=5)),
     ]
-    summary = run_job("decay", RUN)
-    assert summary["complete"] is True
-    assert summary["run_at"] == "2026-11-21T00:00:00Z"
+    with recording_writes() as writes:
+        first = run_job("decay", RUN)
+    assert first["complete"] is True
+    assert first["examined"] == 1  # the contact the events made due; never an engagement
+    assert not [w for table, w in writes if table == tables["aggregates"] and '"I#' in w]
+    # Scores are what every read computes; nothing was materialized for them.
     for key in keys:
-        score, at_ms = materialized(key)
+        item = raw(key)
+        assert item is not None
+        assert "score" not in item
         read = call("GET", f"/v1/users/u1/engagements/{key.item_id}?as_of=2026-11-21T00:00:00Z").body
-        assert score == read["score"]
-        assert at_ms == to_ms(RUN)
-    idle = call("GET", "/v1/users/u1/engagements/AI-2?as_of=2026-11-21T00:00:00Z").body
-    assert idle["components"]["idle_factor"] == pytest.approx(0.9**10, abs=1e-6)
+        expected = LINEAR.evaluate(int(item["c_query"]["N"]), int(item["last_ms"]["N"]), RUN).score
+        assert read["score"] == round(expected, 6)
+    # The next day: the contact is read only if the score function said something changes by
+    # then; engagements are never read or written.
+    next_day = RUN + timedelta(days=1)
+    due = due_ms("u1")
+    assert due is not None
+    with recording_writes() as later:
+        quiet = run_job("decay", next_day)
+    assert quiet["examined"] == (1 if due <= to_ms(next_day) else 0)
+    assert not [w for table, w in later if table == tables["aggregates"] and '"I#' in w]
 
 
 def test_the_same_run_again_writes_nothing(tables: dict[str, str]) -> None:
     engage("AI-1", RUN - timedelta(days=3))
     engage("AI-2", RUN - timedelta(days=40))
     first = run_job("decay", RUN)
-    assert first["written"] >= 3  # two engagements and the contact's history point
+    assert first["written"] >= 2  # the contact's history point and its next due time
     with counting_writes() as writes:
         again = run_job("decay", RUN)
     assert again["repeat"] is True
@@ -132,39 +179,72 @@ def test_the_same_run_writes_nothing_even_after_its_checkpoints_expired(tables: 
         runs.delete_item(TableName=tables["runs"], Key={"pk": item["pk"], "sk": item["sk"]})
     with counting_writes() as writes:
         again = run_job("decay", RUN)
-    assert again["already_done"] == 2  # the engagement and the contact, each done at this instant
+    assert again["examined"] == 0  # the contact left the due range when the run scheduled it
     assert writes[tables["aggregates"]] == 0
     assert writes[tables["history"]] == 0
 
 
+def test_a_band_changes_on_the_day_it_is_due_and_not_before(tables: dict[str, str]) -> None:
+    engaged_contact("c1", RUN - timedelta(days=2))
+    run_job("decay", RUN)
+    assert [(d["old_band"], d["new_band"]) for d in published(tables)] == [(None, "hot")]
+    band, point = "hot", round(call("GET", f"/v1/users/c1/score?as_of={rfc3339(RUN)}").body["score"], 1)
+    changes = 0
+    for n in range(1, 50):
+        day = RUN + timedelta(days=n)
+        read = call("GET", f"/v1/users/c1/score?as_of={rfc3339(day)}").body
+        due = due_ms("c1")
+        assert due is not None
+        summary = run_job("decay", day)
+        band_due, point_due = read["band"] != band, round(read["score"], 1) != point
+        # Read (and written) exactly on the days the score function says something changes.
+        assert summary["examined"] == (1 if band_due or point_due else 0), day
+        assert (due <= to_ms(day)) == (band_due or point_due), day
+        expected = [(band, read["band"], rfc3339(day))] if band_due else []
+        assert [(d["old_band"], d["new_band"], d["at"]) for d in published(tables)] == expected
+        assert summary.get("history_points", 0) == (1 if point_due else 0)
+        changes += band_due
+        band, point = read["band"], round(read["score"], 1) if point_due else point
+    assert changes >= 1  # hot, then churning once BG/NBD thinks the contact gone
+
+
 def test_missed_days_are_caught_up_exactly_by_the_next_run(tables: dict[str, str]) -> None:
-    key = engage("AI-1", RUN - timedelta(days=35), count=3)
+    engaged_contact("c1", RUN - timedelta(days=2))
     run_job("decay", RUN)
-    late = RUN + timedelta(days=3)  # the runs of days 1 and 2 never happened
-    run_job("decay", late)
-    score, at_ms = materialized(key)
-    expected = LINEAR.evaluate(3, to_ms(RUN - timedelta(days=35)), late)
-    assert at_ms == to_ms(late)
-    assert score == round(expected.score, 6)
-    assert expected.idle_factor == pytest.approx(0.9**8)  # 38 days idle: all eight days applied
+    published(tables)
+    late = RUN + timedelta(days=60)  # every daily run in between missed
+    summary = run_job("decay", late)
+    assert summary["examined"] == 1
+    changes = published(tables)
+    assert [(d["old_band"], d["new_band"], d["at"]) for d in changes] == [
+        ("hot", "churning", "2027-01-20T00:00:00Z")
+    ]
+    contact = deps.store().contacts.get_contact("c1")
+    assert contact is not None
+    assert contact.band is not None
+    assert (contact.band.band, contact.band.since_ms) == ("churning", to_ms(late))
 
 
-def test_a_later_run_rewrites_only_what_changed(tables: dict[str, str]) -> None:
-    engage("GONE", RUN - timedelta(days=400))  # decayed to 0.000000 at any later instant
-    engage("LIVE", RUN - timedelta(days=2))
+def test_a_new_event_makes_the_contact_due_and_moves_the_expiry(tables: dict[str, str]) -> None:
+    key = engage("AI-1", RUN - timedelta(days=30))
+    first_expiry = int(raw(key)["expires_at"]["N"])  # type: ignore[index]
+    assert first_expiry * 1000 == expiry_ms(to_ms(RUN - timedelta(days=30)))
     run_job("decay", RUN)
-    later = run_job("decay", RUN + timedelta(days=1))
-    assert later["unchanged"] >= 1  # GONE: the same rounded value, not written
-    gone = deps.store().get_aggregate(AggregateKey("u1", "GONE"))
-    assert gone is not None
-    assert gone.materialized_at_ms == to_ms(RUN)  # untouched by the later run
+    scheduled = due_ms("u1")
+    assert scheduled is not None
+    assert scheduled > to_ms(RUN)
+    engage("AI-1", RUN + timedelta(hours=3))  # a new event
+    assert (due_ms("u1") or 0) <= to_ms(RUN + timedelta(hours=3))  # due at the next run
+    moved = int(raw(key)["expires_at"]["N"])  # type: ignore[index]
+    assert moved * 1000 == expiry_ms(to_ms(RUN + timedelta(hours=3)))
+    assert run_job("decay", RUN + timedelta(days=1))["examined"] == 1
 
 
 class CrashAfter:
     """A page processor that fails after ``n`` items of the first page it sees: a Lambda dying
     mid-page (timeout, out of memory) with some of the page's writes done."""
 
-    def __init__(self, inner: DecayPage, n: int) -> None:
+    def __init__(self, inner: DuePage, n: int) -> None:
         self.inner, self.n, self.crashed = inner, n, False
 
     def __call__(self, items: Sequence[MaintainedItem], pace: Any) -> Tally:
@@ -176,18 +256,20 @@ class CrashAfter:
 
 
 def test_a_segment_interrupted_mid_page_resumes_and_writes_each_item_once(tables: dict[str, str]) -> None:
-    for n in range(40):
-        engage(f"AI-{n}", RUN - timedelta(days=n % 9), user=f"user-{n % 4}")
+    users = [u for u in (f"user-{n}" for n in range(400)) if due_partition(u) == "D#0"][:12]
+    assert len(users) == 12
+    for n, user in enumerate(users):
+        engage(f"AI-{n}", RUN - timedelta(days=n % 9), user=user)
     run = RunId("decay", to_ms(RUN))
     store = deps.store()
-    page = DecayPage(
+    page = DuePage(
         run_at=RUN,
-        scores=store,
         history=store.contacts,
+        scheduler=store.contacts,
         upkeep=Upkeep(store.contacts, deps.publisher(), deps.scoring_config(), percentiles=True),
     )
-    crashing = CrashAfter(page, n=5)
-    task = SegmentTask(run, segment=0, segments=1)
+    crashing = CrashAfter(page, n=2)
+    task = SegmentTask(run, segment=0, segments=TOPOLOGY.job("decay").segments)
     checkpoints = deps.runs()
     pacing = Pacing.share(write_rate=10_000, read_rate=10_000, concurrency=1)
 
@@ -195,10 +277,10 @@ def test_a_segment_interrupted_mid_page_resumes_and_writes_each_item_once(tables
         budget = iter(range(pages_allowed, -1, -1))
         return work_segment(
             task,
-            scanner=store,
+            scanner=DueSource(store, run.at_ms),
             checkpoints=checkpoints,
             process=crashing,
-            page_size=7,
+            page_size=5,
             pacing=pacing,
             time_left_s=lambda: next(budget),
         )
@@ -207,21 +289,18 @@ def test_a_segment_interrupted_mid_page_resumes_and_writes_each_item_once(tables
         with pytest.raises(RuntimeError, match="mid-page"):
             attempt(10)
         assert checkpoints.load(run, 0) is None  # the crash came before the first checkpoint
-        partial = attempt(2)  # out of time after two pages: a checkpoint mid-segment
+        partial = attempt(1)  # out of time after a page: a checkpoint mid-segment
         assert not partial.done
-        assert partial.pages == 2
         finished = attempt(1_000)
     assert finished.done
-    data = [request for table, request in writes if table != tables["runs"]]
-    # The crashed page's first five items were written before the crash and found already done
-    # on the retry: no write was ever sent twice, and every engagement got its score once.
-    assert len(data) == len(set(data))
-    assert finished.tally.already_done == 5
-    assert finished.tally.examined == 44  # 40 engagements and 4 contacts, each once
-    for n in range(40):
-        assert materialized(AggregateKey(f"user-{n % 4}", f"AI-{n}"))[1] == to_ms(RUN)
+    contact_writes = [request for table, request in writes if table != tables["runs"] and '"U#' in request]
+    # The two contacts finished before the crash left the due range: the retry never saw them,
+    # no contact was written twice, and every contact got its point and its schedule once.
+    assert len(contact_writes) == len(set(contact_writes))
+    assert finished.tally.examined == 10
     points = boto3.client("dynamodb").scan(TableName=tables["history"])["Items"]
-    assert sorted(p["pk"]["S"] for p in points) == [f"U#user-{n}" for n in range(4)]
+    assert sorted(p["pk"]["S"] for p in points) == sorted(f"U#{u}" for u in users)
+    assert all((due_ms(u) or 0) > to_ms(RUN) for u in users)
 
 
 def test_the_steps_run_as_the_state_machine_runs_them(tables: dict[str, str]) -> None:
@@ -236,7 +315,7 @@ def test_the_steps_run_as_the_state_machine_runs_them(tables: dict[str, str]) ->
         assert result["done"] is True
     summary = decay.invoke({"step": "finish", "job": "decay", "time": planned["time"]})
     assert summary["complete"] is True
-    assert summary["examined"] == 13  # twelve engagements and the contact, once each
+    assert summary["examined"] == 1  # the contact, once; engagements are never read
     assert summary["percentile_moves"] == 1  # the contact enters its first bucket
 
 
@@ -258,55 +337,100 @@ def test_finishing_a_run_with_a_segment_not_done_fails_it(tables: dict[str, str]
         decay.invoke({"step": "finish", "job": "decay", "time": planned["time"]})
 
 
-def test_cleanup_deletes_only_what_scored_out_after_ninety_idle_days(tables: dict[str, str]) -> None:
-    gone = engage("OLD", RUN - timedelta(days=91), count=5)
-    recent = engage("NEW", RUN - timedelta(days=2))
-    borderline = engage("MID", RUN - timedelta(days=60), count=5)  # idle but still above 0.01
-    report = run_job("cleanup", RUN)
-    assert (report["examined"], report["deleted"]) == (4, 1)  # three engagements and the contact
-    store = deps.store()
-    assert store.get_aggregate(gone) is None
-    assert store.get_aggregate(recent) is not None
-    assert store.get_aggregate(borderline) is not None
-    assert store.contacts.get_contact("u1") is not None  # contacts are never cleaned up
+def test_an_engagement_expires_on_the_day_its_score_crosses_the_rule(
+    tables: dict[str, str], clock: ManualClock
+) -> None:
+    last = RUN - timedelta(days=89)
+    key = engage("OLD", last, count=5)
+    expiry = expiry_ms(to_ms(last))
+    assert expiry == to_ms(last + timedelta(days=90))  # the 90-day floor decides (see domain.expiry)
+    assert LINEAR.evaluate(5, to_ms(last), RUN + timedelta(days=1)).score < 0.01
+    assert call("GET", "/v1/users/u1/engagements/OLD").status == 200
+    clock.set(RUN + timedelta(days=1))  # the expiry instant itself: not yet past
+    assert call("GET", "/v1/users/u1/engagements/OLD").status == 200
+    clock.set(RUN + timedelta(days=1, seconds=1))  # still stored (TTL is lazy), gone to every read
+    assert raw(key) is not None
+    assert call("GET", "/v1/users/u1/engagements/OLD").status == 404
+    assert call("GET", "/v1/users/u1/engagements").body["engagements"] == []
+    exported = call("GET", "/v1/users/u1/export").body["stored"]["aggregates"]
+    assert [a["sk"] for a in exported] == ["#USER"]
+    # The runner's TTL emulation deletes it, as DynamoDB's TTL does: no scan of ours, no job.
+    sweeper = TtlSweeper(boto3.client("dynamodb"), tables, clock, lambda _: None)
+    assert sweeper.sweep() >= 1
+    assert raw(key) is None
+    assert deps.store().contacts.get_contact("u1") is not None  # contacts never expire
 
 
-def test_below_the_threshold_but_not_yet_ninety_days_idle_is_kept(tables: dict[str, str]) -> None:
-    kept = engage("FADED", RUN - timedelta(days=85))  # score well under 0.01 by now
-    score = LINEAR.evaluate(1, to_ms(RUN - timedelta(days=85)), RUN).score
-    assert score < 0.01
-    assert run_job("cleanup", RUN)["deleted"] == 0
-    assert deps.store().get_aggregate(kept) is not None
+def test_a_new_event_before_the_expiry_keeps_the_engagement(
+    tables: dict[str, str], clock: ManualClock
+) -> None:
+    key = engage("OLD", RUN - timedelta(days=89))
+    engage("OLD", RUN - timedelta(hours=1))
+    clock.set(RUN + timedelta(days=2))
+    assert call("GET", "/v1/users/u1/engagements/OLD").body["interaction_count"] == 2
+    TtlSweeper(boto3.client("dynamodb"), tables, clock, lambda _: None).sweep()
+    assert raw(key) is not None
 
 
-def test_cleanup_again_deletes_nothing(tables: dict[str, str]) -> None:
-    engage("OLD", RUN - timedelta(days=120))
-    assert run_job("cleanup", RUN)["deleted"] == 1
-    with counting_writes() as writes:
-        assert run_job("cleanup", RUN + timedelta(days=7))["deleted"] == 0
-    assert writes[tables["aggregates"]] == 0
+def test_the_weekly_run_sweeps_old_items_once_and_then_reads_no_aggregate(tables: dict[str, str]) -> None:
+    key = engage("AI-1", RUN - timedelta(days=10))
+    old = engage("AI-2", RUN - timedelta(days=200))
+    client = boto3.client("dynamodb")
+    aggregates = deps.settings().table("aggregates")
+    # As items written before expiries and due times existed.
+    for target, attributes in (
+        (key, "expires_at"),
+        (old, "expires_at"),
+        (AggregateKey("u1"), "due_pk, due_ms"),
+    ):
+        sk = "#USER" if target.item_id is None else f"I#{target.item_id}"
+        client.update_item(
+            TableName=aggregates,
+            Key={"pk": {"S": "U#u1"}, "sk": {"S": sk}},
+            UpdateExpression=f"REMOVE {attributes}",
+        )
+    sweep = run_job("cleanup", RUN)
+    assert (sweep["expiries"], sweep["scheduled"]) == (2, 1)
+    assert int(raw(key)["expires_at"]["N"]) * 1000 == expiry_ms(to_ms(RUN - timedelta(days=10)))  # type: ignore[index]
+    assert int(raw(old)["expires_at"]["N"]) == to_ms(RUN) // 1000  # long past: TTL takes it now
+    assert due_ms("u1") == to_ms(RUN)
+    assert run_job("decay", RUN + timedelta(days=1))["examined"] == 1
+    with recording_writes() as writes:
+        later = run_job("cleanup", RUN + timedelta(days=7))
+    assert later["complete"] is True
+    assert later["examined"] == 0
+    assert {table for table, _ in writes} == {tables["runs"]}  # run records and checkpoints only
 
 
-def test_an_engagement_touched_during_cleanup_is_kept(tables: dict[str, str]) -> None:
-    key = engage("OLD", RUN - timedelta(days=120))
-    read_at_version = 1  # what the cleanup's scan saw
-    engage("OLD", RUN - timedelta(days=1))  # an event lands between the scan and the delete
-    assert deps.store().delete_aggregate(key, version=read_at_version) is False
-    assert deps.store().get_aggregate(key) is not None
+def test_the_decay_and_cleanup_functions_never_scan_in_steady_state(tables: dict[str, str]) -> None:
+    engage("AI-1", RUN - timedelta(days=3))
+    run_job("cleanup", RUN - timedelta(days=1))  # the one-time sweep
+    scans: list[str] = []
+
+    def record(params: dict[str, Any], model: Any, **_: Any) -> None:
+        if model.name == "Scan":
+            scans.append(str(params["TableName"]))
+
+    events = deps.store().client.meta.events
+    events.register("before-parameter-build.dynamodb", record)
+    try:
+        run_job("decay", RUN)
+        run_job("decay", RUN + timedelta(days=1))
+        run_job("cleanup", RUN + timedelta(days=6))
+    finally:
+        events.unregister("before-parameter-build.dynamodb", record)
+    assert scans == []
 
 
 def test_decay_moves_bands_publishes_the_change_and_keeps_a_daily_history(tables: dict[str, str]) -> None:
-    for n, kind in enumerate(("clicked", "responded", "converted", "clicked")):
-        at = RUN - timedelta(days=2, hours=n)
-        event = ObservedEvent(f"c-{n}", "c1", "spring", EventType(kind), to_ms(at), None, int(at.timestamp()))
-        deps.store().apply(AggregateDelta(AggregateKey("c1"), (event,)))
+    engaged_contact("c1", RUN - timedelta(days=2))
     run_job("decay", RUN)
     later = RUN + timedelta(days=60)
     run_job("decay", later)
-    published = [e["detail"] for e in drain(boto3.client("sqs"), tables["bus:engagement"])]
+    changes = published(tables)
     # Four engagements in a day, then two months of silence: BG/NBD says likely gone.
-    assert [(d["old_band"], d["new_band"]) for d in published] == [(None, "hot"), ("hot", "churning")]
-    assert [d["at"] for d in published] == ["2026-11-21T00:00:00Z", "2027-01-20T00:00:00Z"]
+    assert [(d["old_band"], d["new_band"]) for d in changes] == [(None, "hot"), ("hot", "churning")]
+    assert [d["at"] for d in changes] == ["2026-11-21T00:00:00Z", "2027-01-20T00:00:00Z"]
     history = call("GET", "/v1/users/c1/history?from=2026-11-01&to=2027-01-31").body["points"]
     assert [p["date"] for p in history] == ["2026-11-21", "2027-01-20"]
     for point, at in zip(history, (RUN, later), strict=True):
@@ -326,5 +450,5 @@ def test_a_contact_whose_score_stopped_moving_gets_no_new_point(tables: dict[str
     run_job("decay", RUN)
     with counting_writes() as writes:
         summary = run_job("decay", RUN + timedelta(days=1))
-    assert summary["history_points"] == 0
+    assert summary["examined"] == 0  # not even read: nothing about it is due
     assert writes[tables["history"]] == 0

@@ -12,9 +12,11 @@ from engagement import deps, settings
 from engagement.domain.aggregates import AggregateDelta, AggregateKey, ObservedEvent
 from engagement.domain.errors import StoreError
 from engagement.domain.events import EventIn, EventType
+from engagement.domain.expiry import expiry_ms
 from engagement.domain.maintenance import ContactItem, PairItem
 from engagement.store.dedupe import DedupeRing
 from engagement.store.dynamodb import CLIENT_CONFIG, DynamoStore
+from engagement.store.items import due_partition
 from engagement.topology import TOPOLOGY
 
 PAIR = AggregateKey("u1", "AI-1")
@@ -150,28 +152,25 @@ def test_listing_and_a_parallel_scan_return_every_pair_once(tables: dict[str, st
     pairs = [item for item in scanned if isinstance(item, PairItem)]
     assert sorted(p.aggregate.key.item_id or "" for p in pairs) == sorted(f"I-{n}" for n in range(30))
     assert all(p.version == 1 for p in pairs)
-    assert [i.record.state.user_id for i in scanned if isinstance(i, ContactItem)] == ["u1"]
+    contacts = [i for i in scanned if isinstance(i, ContactItem)]
+    assert [i.record.state.user_id for i in contacts] == ["u1"]
+    assert all(i.due_ms is not None for i in contacts)
 
 
-def test_a_materialized_score_is_written_once_per_run(tables: dict[str, str]) -> None:
+def test_every_write_sets_the_expiry_and_the_contact_due_time(tables: dict[str, str]) -> None:
     store = deps.store()
     store.apply(delta(observed("e1", T0)))
-    run = datetime(2026, 11, 21, tzinfo=UTC)
-    assert store.record_score(PAIR, score=0.5, at=run) is True
-    assert store.record_score(PAIR, score=0.4, at=run) is False
-    assert store.record_score(AggregateKey("nobody", "x"), score=0.1, at=run) is False  # never creates items
-    aggregate = store.get_aggregate(PAIR)
-    assert aggregate is not None
-    assert aggregate.materialized_score == 0.5
-
-
-def test_delete_keeps_an_aggregate_that_changed_since_it_was_read(tables: dict[str, str]) -> None:
-    store = deps.store()
-    store.apply(delta(observed("e1", T0)))
-    store.apply(delta(observed("e2", T0 + 1)))
-    assert store.delete_aggregate(PAIR, version=1) is False
-    assert store.delete_aggregate(PAIR, version=2) is True
-    assert store.get_aggregate(PAIR) is None
+    store.apply(delta(observed("e0", T0 - 5_000)))  # out of order: the read-then-write path
+    item = raw_item(tables, PAIR)
+    assert int(item["expires_at"]["N"]) * 1000 == expiry_ms(T0)  # from the last interaction
+    store.apply(delta(observed("e2", T0 + 86_400_000)))
+    assert int(raw_item(tables, PAIR)["expires_at"]["N"]) * 1000 == expiry_ms(T0 + 86_400_000)
+    store.apply(AggregateDelta(AggregateKey("u1"), (observed("e3", T0),)))
+    contact = boto3.client("dynamodb").get_item(
+        TableName=tables["aggregates"], Key={"pk": {"S": "U#u1"}, "sk": {"S": "#USER"}}
+    )["Item"]
+    assert contact["due_pk"]["S"] == due_partition("u1")
+    assert "expires_at" not in contact  # contacts never expire
 
 
 def test_an_unreachable_store_raises_a_retryable_error(tables: dict[str, str]) -> None:

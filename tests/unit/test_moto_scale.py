@@ -197,8 +197,67 @@ def _transaction_naming_a_missing_table(client: Any) -> list[Any]:
     return [_paged_scan(client), _stream(client)]
 
 
+def _index_queries(client: Any) -> list[Any]:
+    """Paged queries of a sparse global secondary index with a number sort key (the due index's
+    shape), after puts, updates that move items in and out of it, and deletes."""
+    client.create_table(
+        TableName="scale-gsi",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+            {"AttributeName": "due_pk", "AttributeType": "S"},
+            {"AttributeName": "due_ms", "AttributeType": "N"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "due",
+                "KeySchema": [
+                    {"AttributeName": "due_pk", "KeyType": "HASH"},
+                    {"AttributeName": "due_ms", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    for n in range(120):
+        item = {"pk": {"S": f"U#{n}"}, "sk": {"S": "#USER"}, "n": {"N": str(n)}}
+        if n % 5:  # sparse: some items carry no index keys
+            item |= {"due_pk": {"S": f"D#{n % 3}"}, "due_ms": {"N": str((n * 7919) % 500)}}
+        client.put_item(TableName="scale-gsi", Item=item)
+    for n in range(0, 120, 7):
+        client.update_item(
+            TableName="scale-gsi",
+            Key=_key(f"U#{n}", "#USER"),
+            UpdateExpression="SET due_pk = :p, due_ms = :t",
+            ExpressionAttributeValues={":p": {"S": "D#1"}, ":t": {"N": "0"}},
+        )
+    for n in range(3, 120, 11):
+        client.delete_item(TableName="scale-gsi", Key=_key(f"U#{n}", "#USER"))
+    pages: list[Any] = []
+    for shard in range(3):
+        start: dict[str, Any] | None = None
+        while True:
+            extra = {"ExclusiveStartKey": start} if start else {}
+            page = client.query(
+                TableName="scale-gsi",
+                IndexName="due",
+                KeyConditionExpression="due_pk = :p AND due_ms <= :t",
+                ExpressionAttributeValues={":p": {"S": f"D#{shard}"}, ":t": {"N": "300"}},
+                Limit=PAGE,
+                **extra,
+            )
+            pages.append((shard, page["Items"], page.get("LastEvaluatedKey")))
+            start = page.get("LastEvaluatedKey")
+            if not start:
+                break
+    return pages
+
+
 @pytest.mark.parametrize(
-    "scenario", [_puts_deletes_and_scans, _failed_transaction, _transaction_naming_a_missing_table]
+    "scenario",
+    [_puts_deletes_and_scans, _failed_transaction, _transaction_naming_a_missing_table, _index_queries],
 )
 def test_the_patched_backend_answers_exactly_as_moto_does(scenario: Callable[[Any], list[Any]]) -> None:
     assert _transcript(scenario, patched=True) == _transcript(scenario, patched=False)

@@ -109,7 +109,7 @@ def export_person(user_id: UserId, cursor: Cursor = None) -> ExportResponse:
         )
     except InvalidEventsCursor as exc:
         raise InvalidInput([FieldProblem("cursor", str(exc))]) from exc
-    aggregates = store.person.aggregates(user_id)
+    aggregates = store.person.aggregates(user_id, now_ms=to_ms(now))
     history = store.person.history(user_id)
     links = store.person.links(user_id)
     erasure = erasure_of(user_id)

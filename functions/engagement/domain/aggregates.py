@@ -88,8 +88,9 @@ class Aggregate:
     value_sum: Decimal
     first_ms: int
     last_ms: int
-    materialized_score: float | None = None
-    materialized_at_ms: int | None = None
+    expires_at: int | None = None
+    """(user, item) engagements: when the cleanup rule holds (epoch seconds, the TTL attribute;
+    ``domain.expiry``). None on items written before expiries were stored."""
     last_by_type: dict[EventType, int] | None = None
     """Latest occurrence (epoch ms) of the suppression types, on the per-user aggregate."""
     opt_out_reason: str | None = None

@@ -25,8 +25,8 @@ from engagement.domain.timefmt import to_ms
 
 MS_PER_DAY = 86_400_000
 SCORE_DECIMALS = 6
-"""Decimals a Linear score is answered and stored with: the API and the daily run round alike,
-so a materialized score equals the one a read computes for the same instant."""
+"""Decimals a Linear score is answered with. Nothing stores a Linear score: every read (and an
+export) evaluates it from the aggregate at its own instant."""
 
 
 @dataclass(frozen=True)

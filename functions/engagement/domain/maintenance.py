@@ -1,19 +1,24 @@
-"""The scheduled jobs' work on one page of items: decay (materialize) and cleanup (delete).
+"""The scheduled jobs' work on one page: the daily run (contacts that are due) and the weekly
+run's one-time sweep.
 
-Both only apply what the score functions already say at the run's scheduled instant, so a
-repeated, late or interrupted run never changes what the API answers, and an item whose stored
-value would not change is not written:
+Scores are functions of time (design decision 4), so nothing is materialized for its own sake:
+an engagement's score is evaluated by every read, and its end is its TTL (``domain.expiry``).
+What a reader can see change without an event is a contact's band, a history point, and (after
+events) its percentile bucket. Between events a contact's composite only falls and its churn
+risk only rises, so its band and its rounded score change at instants the score function
+gives: each contact carries the next one (``due_ms``) in a sparse, sharded index, and the daily
+run reads what is due and nothing else:
 
-- an engagement (user, item) gets its Linear score at the run instant, unless a run at or after
-  that instant already wrote it, or the rounded value is what is stored;
-- a contact gets its band (published when it changes), its percentile bucket (normally already
-  right: the key does not move with time) and a history point for the run's day when its
-  composite, to one decimal, differs from the last point.
+- a due contact is reconciled at the run's instant (``domain.upkeep``: percentile bucket, band,
+  published band change), gets a history point for the run's day when its composite, to one
+  decimal, differs from the last point, and is scheduled again: one write sets its next due
+  instant with the history mark, guarded by the aggregate's version (an event that arrived
+  since the read leaves the contact due for the next run, which sees it);
+- a contact is never written by the run unless it was due, and leaves the due range once
+  processed, so a repeated or resumed run finds nothing left to do.
 
-Cleanup deletes engagements scoring below 0.01 whose last interaction is at least 90 days old.
-Nothing else depends on an engagement item: a campaign's funnel counts are its history and stay,
-raw events leave through the event log's TTL, and contacts are never deleted (an opt-out must
-be honoured for as long as the number exists).
+The sweep runs once, for items written before expiries and due times were stored: it gives
+each engagement its expiry and each contact a due time at the run, and writes nothing else.
 """
 
 from __future__ import annotations
@@ -24,93 +29,132 @@ from datetime import datetime
 from typing import Protocol
 
 from engagement.domain.aggregates import Aggregate, AggregateKey
-from engagement.domain.contact_records import ContactRecord, HistoryPoint
-from engagement.domain.linear import LINEAR, SCORE_DECIMALS, LinearProfile
+from engagement.domain.bands import classify
+from engagement.domain.contact import ContactState
+from engagement.domain.contact_records import ContactRecord, HistoryMark, HistoryPoint
+from engagement.domain.crm import CrmProfile
+from engagement.domain.expiry import expires_at_s
+from engagement.domain.probabilities import contact_probabilities
 from engagement.domain.runs import Tally
+from engagement.domain.scoring_config import DEFAULT_SCORING_CONFIG, ScoringConfig
 from engagement.domain.timefmt import to_ms
 from engagement.domain.upkeep import Upkeep, evaluate_contact
 
 HISTORY_DECIMALS = 1
 """History keeps a point when the composite moved by at least 0.1 (in rounding): enough for a
 chart, and a contact idle for months stops producing points once its score stops moving."""
-CLEANUP_BELOW_SCORE = 0.01
-CLEANUP_MIN_IDLE_DAYS = 90
+MS_PER_HOUR = 3_600_000
+DUE_HORIZON_MS = 400 * 24 * MS_PER_HOUR
+"""How far ahead the next change is looked for. A contact whose band and rounded score hold
+that long (its score has stopped moving) is looked at again then, at the cost of one read."""
 
 
 @dataclass(frozen=True)
 class PairItem:
+    """An engagement as the sweep scans it."""
+
     aggregate: Aggregate
     version: int
 
 
 @dataclass(frozen=True)
 class ContactItem:
+    """A contact as the sweep scans it (``due_ms`` None: written before due times existed)."""
+
     record: ContactRecord
+    due_ms: int | None
 
 
-MaintainedItem = PairItem | ContactItem
+@dataclass(frozen=True)
+class DueContact:
+    """A contact as the daily run reads it from the due index."""
+
+    record: ContactRecord
+    version: int
+    due_ms: int
 
 
-class ScoreWriter(Protocol):
-    def record_score(self, key: AggregateKey, *, score: float, at: datetime) -> bool: ...
-    def delete_aggregate(self, key: AggregateKey, *, version: int) -> bool: ...
+MaintainedItem = PairItem | ContactItem | DueContact
+
+
+def next_due_ms(
+    state: ContactState,
+    after_ms: int,
+    band: str,
+    history_score: float | None,
+    config: ScoringConfig = DEFAULT_SCORING_CONFIG,
+) -> int:
+    """The first instant after ``after_ms`` at which, with no new event, the contact's band is no
+    longer ``band`` or its composite (to one decimal) no longer ``history_score``; or the horizon.
+
+    Both conditions, once true, stay true (the composite only falls between events, churn risk
+    only rises, and every band but the one a contact starts in is reached only downwards), so
+    the instant is found by doubling steps and then bisection to the millisecond: a run at or
+    after it sees the change, a run before it does not.
+    """
+    profile = CrmProfile(config.crm)
+
+    def changed(at_ms: int) -> bool:
+        score = profile.evaluate(state, at_ms)
+        if history_score is None or round(score.composite, HISTORY_DECIMALS) != history_score:
+            return True
+        churn = contact_probabilities(state, at_ms, config.probabilities).churn_risk
+        return classify(score, churn, config.bands).value != band
+
+    horizon = after_ms + DUE_HORIZON_MS
+    low, step = after_ms, MS_PER_HOUR
+    high = min(after_ms + step, horizon)
+    while not changed(high):
+        if high >= horizon:
+            return horizon
+        low, step = high, step * 2
+        high = min(high + step, horizon)
+    while high - low > 1:
+        middle = (low + high) // 2
+        if changed(middle):
+            high = middle
+        else:
+            low = middle
+    return high
 
 
 class HistoryWriter(Protocol):
     def record_history(self, user_id: str, point: HistoryPoint) -> None: ...
 
 
+class Scheduler(Protocol):
+    def schedule(self, user_id: str, *, version: int, due_ms: int, mark: HistoryMark | None) -> bool:
+        """Set the contact's next due instant (and the history mark, when a point was written),
+        unless its aggregate is no longer at ``version``. Returns whether it was written."""
+        ...
+
+
 @dataclass
-class DecayPage:
-    """Everything the decay job needs to process a page at the run's instant."""
+class DuePage:
+    """The daily run's work on a page of due contacts, at the run's scheduled instant."""
 
     run_at: datetime
-    scores: ScoreWriter
     history: HistoryWriter
+    scheduler: Scheduler
     upkeep: Upkeep
-    profile: LinearProfile = LINEAR
 
     def __call__(self, items: Sequence[MaintainedItem], pace: Callable[[], None]) -> Tally:
         tally = Tally()
-        contacts: list[ContactRecord] = []
-        for item in items:
-            tally.examined += 1
-            if isinstance(item, PairItem):
-                self._materialize(item.aggregate, pace, tally)
-            else:
-                contacts.append(item.record)
-        if contacts:
-            self._contacts(contacts, pace, tally)
-        return tally
-
-    def _materialize(self, aggregate: Aggregate, pace: Callable[[], None], tally: Tally) -> None:
+        due = [item for item in items if isinstance(item, DueContact)]
+        tally.examined += len(items)
+        if not due:
+            return tally
         run_ms = to_ms(self.run_at)
-        if aggregate.materialized_at_ms is not None and aggregate.materialized_at_ms >= run_ms:
-            tally.already_done += 1
-            return
-        score = round(
-            self.profile.evaluate(aggregate.interaction_count, aggregate.last_ms, self.run_at).score,
-            SCORE_DECIMALS,
-        )
-        stored = aggregate.materialized_score
-        if stored is not None and round(stored, SCORE_DECIMALS) == score:
-            tally.unchanged += 1
-            return
-        pace()
-        if self.scores.record_score(aggregate.key, score=score, at=self.run_at):
-            tally.written += 1
-        else:
-            tally.raced += 1
-
-    def _contacts(self, records: list[ContactRecord], pace: Callable[[], None], tally: Tally) -> None:
-        run_ms = to_ms(self.run_at)
+        config = self.upkeep.config
         self.upkeep.pace = pace
         report = self.upkeep.report
         before = (report.band_changes, report.published, report.percentile_moves)
-        evaluated = {r.state.user_id: evaluate_contact(r.state, run_ms, self.upkeep.config) for r in records}
+        records = [item.record for item in due]
+        evaluated = {r.state.user_id: evaluate_contact(r.state, run_ms, config) for r in records}
         self.upkeep.contacts(records, run_ms, evaluated)
         if report.failed:
-            # The page is redone on retry: every step above is idempotent at this instant.
+            # The page is redone on retry: its contacts are still due (nothing below ran), and
+            # every upkeep step is guarded by the derived state it moves.
             raise next(iter(report.failed.values()))
         changes = report.band_changes - before[0]
         moves = report.percentile_moves - before[2]
@@ -119,54 +163,75 @@ class DecayPage:
         tally.written += changes + moves
         tally.published += report.published - before[1]
         day = self.run_at.date().isoformat()
-        for record in records:
-            evaluation = evaluated[record.state.user_id]
+        for item in due:
+            user = item.record.state.user_id
+            evaluation = evaluated[user]
             score = round(evaluation.score.composite, HISTORY_DECIMALS)
-            mark = record.history
-            if mark is not None and mark.day >= day:
-                tally.already_done += 1
-                continue
-            if mark is not None and mark.score == score:
-                tally.unchanged += 1
-                continue
-            point = HistoryPoint(
-                day=day,
-                at_ms=run_ms,
-                score=score,
-                band=evaluation.band.value,
-                components={
-                    name: round(value, HISTORY_DECIMALS)
-                    for name, value in evaluation.score.components.items()
-                },
-            )
+            mark = item.record.history
+            new_mark: HistoryMark | None = None
+            if mark is None or (mark.day < day and mark.score != score):
+                point = HistoryPoint(
+                    day=day,
+                    at_ms=run_ms,
+                    score=score,
+                    band=evaluation.band.value,
+                    components={
+                        name: round(value, HISTORY_DECIMALS)
+                        for name, value in evaluation.score.components.items()
+                    },
+                )
+                pace()
+                self.history.record_history(user, point)
+                tally.history_points += 1
+                tally.written += 1
+                new_mark = HistoryMark(day=day, score=score)
+            last_point = new_mark.score if new_mark is not None else mark.score if mark is not None else None
+            due_ms = next_due_ms(item.record.state, run_ms, evaluation.band.value, last_point, config)
             pace()
-            self.history.record_history(record.state.user_id, point)
-            tally.history_points += 1
-            tally.written += 1
+            if self.scheduler.schedule(user, version=item.version, due_ms=due_ms, mark=new_mark):
+                tally.scheduled += 1
+                tally.written += 1
+            else:
+                tally.raced += 1  # an event arrived: the contact stays due for the next run
+        return tally
+
+
+class SweepStore(Protocol):
+    def set_expiry(self, key: AggregateKey, *, expires_at: int) -> bool: ...
+    def set_due(self, user_id: str, *, due_ms: int) -> bool: ...
 
 
 @dataclass
-class CleanupPage:
+class SweepPage:
+    """The one-time sweep: what the scorer now writes with every event, for items written
+    before it did. Each write is conditional on the attribute's absence, so a retried page, a
+    repeated run or a scorer write in between leaves the newer value."""
+
     run_at: datetime
-    scores: ScoreWriter
-    profile: LinearProfile = LINEAR
+    store: SweepStore
 
     def __call__(self, items: Sequence[MaintainedItem], pace: Callable[[], None]) -> Tally:
         tally = Tally()
+        run_ms = to_ms(self.run_at)
         for item in items:
             tally.examined += 1
-            if not isinstance(item, PairItem):
-                continue  # contacts are kept: suppression state must outlive any score
-            aggregate = item.aggregate
-            score = self.profile.evaluate(aggregate.interaction_count, aggregate.last_ms, self.run_at)
-            idle_days = score.days_since_last_interaction
-            if score.score >= CLEANUP_BELOW_SCORE or idle_days < CLEANUP_MIN_IDLE_DAYS:
-                tally.unchanged += 1
-                continue
-            pace()
-            if self.scores.delete_aggregate(aggregate.key, version=item.version):
-                tally.deleted += 1
-                tally.written += 1
+            if isinstance(item, PairItem) and item.aggregate.expires_at is None:
+                # Already past: TTL takes it from the run on (DynamoDB ignores TTL values more
+                # than five years old, so an old instant would never be collected).
+                expires_at = max(expires_at_s(item.aggregate.last_ms), -(-run_ms // 1000))
+                pace()
+                if self.store.set_expiry(item.aggregate.key, expires_at=expires_at):
+                    tally.expiries += 1
+                    tally.written += 1
+                else:
+                    tally.raced += 1
+            elif isinstance(item, ContactItem) and item.due_ms is None:
+                pace()
+                if self.store.set_due(item.record.state.user_id, due_ms=run_ms):
+                    tally.scheduled += 1
+                    tally.written += 1
+                else:
+                    tally.raced += 1
             else:
-                tally.raced += 1
+                tally.unchanged += 1
         return tally

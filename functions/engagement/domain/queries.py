@@ -94,8 +94,8 @@ def user_stats(
 ) -> UserStats | None:
     """Lifetime totals from the per-user aggregate; items from the current (user, item) aggregates.
 
-    Cleanup deletes engagements that scored out, so ``unique_items`` counts what is still
-    engaged while ``total_interactions`` counts everything the user ever did.
+    Engagements past their expiry (TTL: they scored out) are gone, so ``unique_items`` counts
+    what is still engaged while ``total_interactions`` counts everything the user ever did.
     """
     user = reader.get_aggregate(AggregateKey(user_id))
     if user is None:

@@ -55,15 +55,19 @@ class Tally:
 
     examined: int = 0
     written: int = 0
-    """Item writes (a materialized score, a band, a history point, a deletion)."""
+    """Item writes (a band, a percentile move, a history point, a schedule, an expiry)."""
     unchanged: int = 0
     """Items whose stored value already equals the function's: not written."""
     already_done: int = 0
-    """Items this run (or a later one) already materialized."""
+    """Items this run (or a later one) already brought up to date."""
     deleted: int = 0
     raced: int = 0
     """Writes refused because an event reached the item between the read and the write."""
     history_points: int = 0
+    scheduled: int = 0
+    """Contacts given their next due instant."""
+    expiries: int = 0
+    """Engagements given their expiry by the one-time sweep (the scorer sets the others')."""
     percentile_moves: int = 0
     band_changes: int = 0
     published: int = 0

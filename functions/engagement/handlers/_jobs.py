@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -18,7 +18,18 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from engagement import deps
 from engagement.domain import clock
 from engagement.domain.maintenance import MaintainedItem
-from engagement.domain.runs import Pacing, Process, RunId, SegmentTask, plan, summarize, work_segment
+from engagement.domain.runs import (
+    Checkpoint,
+    Pacing,
+    Process,
+    RunId,
+    Scanner,
+    SegmentTask,
+    Tally,
+    plan,
+    summarize,
+    work_segment,
+)
 from engagement.domain.timefmt import rfc3339, to_ms
 from engagement.handlers._schedule import scheduled_instant
 from engagement.observability import logger, metrics
@@ -30,6 +41,15 @@ STOP_MARGIN_S = 60.0
 fit easily, so an invocation always ends between two checkpoints."""
 
 PageProcessor = Process[MaintainedItem]
+PageSource = Scanner[MaintainedItem]
+
+
+def _always(run: RunId) -> bool:
+    return True
+
+
+class Completion(Protocol):
+    def __call__(self, run: RunId, now_ms: int) -> None: ...
 
 
 class IncompleteRun(RuntimeError):
@@ -41,6 +61,13 @@ class Job:
     spec: JobSpec
     processor: Callable[[RunId], PageProcessor]
     """Builds the page processor for a run (it needs the run's instant)."""
+    source: Callable[[RunId], PageSource]
+    """Where a run's pages come from: a segment of the due index, or of a parallel scan."""
+    needed: Callable[[RunId], bool] = _always
+    """Whether the run has pages to work at all; when not, each segment is recorded done
+    without a read of the table (the weekly run after its one-time sweep)."""
+    completed: Completion | None = None
+    """Called once when the run finishes complete (the sweep records that it happened)."""
 
     def handle(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         step = event.get("step")
@@ -66,10 +93,21 @@ class Job:
         }
 
     def work(self, task: SegmentTask, context: LambdaContext) -> dict[str, Any]:
+        if not self.needed(task.run):
+            runs = deps.runs()
+            current = runs.load(task.run, task.segment)
+            if current is None or not current.done:
+                # A run cut short before another one finished the work: nothing is left to do.
+                pages = 0 if current is None else current.pages + 1
+                tally = Tally() if current is None else current.tally
+                done = Checkpoint(cursor=None, pages=pages, done=True, tally=tally)
+                runs.save(task.run, task.segment, done)
+                current = runs.load(task.run, task.segment) or current
+            return {**task.as_event(), "done": True, "pages": 0 if current is None else current.pages}
         budget = _Budget(context, self.spec.work_budget_s)
         checkpoint = work_segment(
             task,
-            scanner=deps.store(),
+            scanner=self.source(task.run),
             checkpoints=deps.runs(),
             process=self.processor(task.run),
             page_size=self.spec.page_size,
@@ -95,6 +133,8 @@ class Job:
             return summary
         if complete:
             runs.finished(run, now_ms)
+            if self.completed is not None:
+                self.completed(run, now_ms)
         duration_s = max(0.0, (now_ms - record.started_ms) / 1000)
         metrics.add_dimension(name="job", value=run.job)
         for name, value in (
@@ -135,5 +175,12 @@ class _Budget:
         return min(remaining_ms - self._deadline_ms, remaining_ms - STOP_MARGIN_S * 1000) / 1000
 
 
-def job(name: str, processor: Callable[[RunId], PageProcessor]) -> Job:
-    return Job(TOPOLOGY.job(name), processor)
+def job(
+    name: str,
+    processor: Callable[[RunId], PageProcessor],
+    source: Callable[[RunId], PageSource],
+    *,
+    needed: Callable[[RunId], bool] = _always,
+    completed: Completion | None = None,
+) -> Job:
+    return Job(TOPOLOGY.job(name), processor, source, needed, completed)

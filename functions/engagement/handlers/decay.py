@@ -1,7 +1,9 @@
-"""Lambda entry point: the steps of the daily decay job (see ``handlers._jobs``).
+"""Lambda entry point: the steps of the daily run (see ``handlers._jobs``).
 
-Materializes, at the run's scheduled instant, every engagement's Linear score and every
-contact's band and history point; publishes band changes.
+Reads the contacts whose next observable change is due at the run's scheduled instant, from the
+due index (no scan): reconciles their band (publishing changes) and percentile bucket, writes
+their history point, and schedules their next change. Engagements are never written: their
+scores are evaluated by every read, and their end is their TTL.
 """
 
 from __future__ import annotations
@@ -11,22 +13,27 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from engagement import deps
-from engagement.domain.maintenance import DecayPage
+from engagement.domain.maintenance import DuePage
 from engagement.domain.runs import RunId
 from engagement.domain.upkeep import Upkeep
-from engagement.handlers._jobs import PageProcessor, job
+from engagement.handlers._jobs import PageProcessor, PageSource, job
 from engagement.observability import emit_metrics, logger
+from engagement.store.dynamodb import DueSource
 
 deps.init("decay", publishes=True, scores=True)  # settings and clients at init, not on a request
+
+
+def _source(run: RunId) -> PageSource:
+    return DueSource(deps.store(), run.at_ms)
 
 
 def _decay(run: RunId) -> PageProcessor:
     store = deps.store()
     upkeep = Upkeep(store.contacts, deps.publisher(), deps.scoring_with_models()[0], percentiles=True)
-    return DecayPage(run_at=run.at, scores=store, history=store.contacts, upkeep=upkeep)
+    return DuePage(run_at=run.at, history=store.contacts, scheduler=store.contacts, upkeep=upkeep)
 
 
-DECAY = job("decay", _decay)
+DECAY = job("decay", _decay, _source)
 
 
 @logger.inject_lambda_context(clear_state=True)

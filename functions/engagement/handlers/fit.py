@@ -19,7 +19,7 @@ from engagement.domain.maintenance import ContactItem, MaintainedItem
 from engagement.domain.models import FitSample, ModelSet, fit_models
 from engagement.domain.runs import Pacing, RunId, SegmentTask, Tally, work_segment
 from engagement.domain.timefmt import to_ms
-from engagement.handlers._jobs import Job, PageProcessor, _Budget
+from engagement.handlers._jobs import Job, PageProcessor, PageSource, _Budget
 from engagement.observability import emit_metrics, logger
 from engagement.topology import TOPOLOGY
 
@@ -57,7 +57,7 @@ class FitJob(Job):
         budget = _Budget(context, self.spec.work_budget_s)
         done = work_segment(
             task,
-            scanner=deps.store(),
+            scanner=self.source(task.run),
             checkpoints=deps.runs(),
             process=_SamplePages(task, 0 if checkpoint is None else checkpoint.pages),
             page_size=self.spec.page_size,
@@ -104,7 +104,12 @@ def _versions(models: ModelSet) -> dict[str, str]:
     return {"bgnbd": models.bgnbd.version, "conversion_prior": models.conversion.version}
 
 
-FIT = FitJob(TOPOLOGY.job("fit"), _unused)
+def _contacts(run: RunId) -> PageSource:
+    """Every contact, a segment of a parallel scan at a time: the fit reads each once a week."""
+    return deps.store()
+
+
+FIT = FitJob(TOPOLOGY.job("fit"), _unused, _contacts)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -9,6 +9,11 @@ exact bounds under the item's version (``ExactBounds``).
 
 Per-type bounds and decay accumulators live on the per-user aggregate only: the contact
 profile reads them, the (user, item) engagements do not need them and stay small.
+
+The same write keeps maintenance free of scans, at no extra request: an engagement gets its
+expiry (the TTL attribute, from the last interaction the write leaves), a contact becomes due
+in the daily run (its percentile key and score moved, so a bucket move and a history point are
+waiting; the run then schedules the next change the score function predicts).
 """
 
 from __future__ import annotations
@@ -20,16 +25,23 @@ from typing import Any
 from engagement.domain.aggregates import AggregateDelta, ObservedEvent
 from engagement.domain.decay import TD_DECAY
 from engagement.domain.event_types import EventType
+from engagement.domain.expiry import expires_at_s
 from engagement.store.dedupe import DedupeRing
 from engagement.store.items import (
     COUNT_PREFIX,
+    DUE_MS,
+    DUE_PK,
+    EXPIRES_AT,
     FIRST_PREFIX,
     LAST_PREFIX,
     OPT_OUT_REASON,
     decay_attribute,
+    due_partition,
 )
 from engagement.store.wire import Expression
 
+DUE_NOW = 0
+"""The due instant of a contact that new events reached: before any run."""
 MAX_EXPRESSION_CHARS = 4096
 """DynamoDB's limit on each expression string."""
 
@@ -93,12 +105,23 @@ def update_request(delta: AggregateDelta, *, exact: ExactBounds | None, ring: De
         bound_sets, conditions = _guarded_bounds(expr, delta)
         sets += bound_sets
         conditions += unseen
+        last_ms = delta.last_ms  # the guard above makes it the item's last interaction after the write
     else:
         sets += _exact_bounds(expr, exact)
         conditions = [
             "attribute_not_exists(pk)"
             if exact.version is None
             else f"{expr.name('ver')} = {expr.value(exact.version)}"
+        ]
+        last_ms = exact.last_ms
+    if delta.key.item_id is not None:
+        sets.append(f"{expr.name(EXPIRES_AT)} = {expr.value(expires_at_s(last_ms))}")
+    else:
+        # Due at the next daily run, whatever its instant: 0 sorts before every run. A constant,
+        # not the events' time, so any batching and any replay leave the same item.
+        sets += [
+            f"{expr.name(DUE_PK)} = {expr.value(due_partition(delta.key.user_id))}",
+            f"{expr.name(DUE_MS)} = {expr.value(DUE_NOW)}",
         ]
     update = f"ADD {', '.join(adds)} SET {', '.join(sets)}"
     stale = ring.stale_slot(delta.events)

@@ -21,6 +21,7 @@ from engagement.domain.aggregates import AggregateKey, ObservedEvent
 from engagement.domain.contact_records import (
     BandTransition,
     ContactRecord,
+    HistoryMark,
     HistoryPoint,
     PairStages,
     SegmentMember,
@@ -54,7 +55,7 @@ from engagement.store.contact_items import (
     segment_partition,
     shard_of,
 )
-from engagement.store.items import aggregate_key_attrs
+from engagement.store.items import DUE_MS, DUE_PK, aggregate_key_attrs, due_partition
 from engagement.store.wire import (
     ConditionFailed,
     Expression,
@@ -310,22 +311,36 @@ class ContactStore:
     # ------------------------------------------------------------------- history
 
     def record_history(self, user_id: str, point: HistoryPoint) -> None:
-        """Write a day's point (in the history table, where TTL retires it), then mark it on the
-        contact. A retry rewrites the same point (a put of identical content) and marks again:
-        idempotent without a transaction."""
+        """Write a day's point in the history table, where TTL retires it. The contact's mark
+        of its last point is set by ``schedule``, in the write that schedules its next change.
+        A retry rewrites the same point (a put of identical content): idempotent."""
         expires_at_s = (point.at_ms + self._history_retention_ms) // 1000
         with translating("writing a history point"):
             self._client.put_item(
                 TableName=self._history, Item=serialize(history_item(user_id, point, expires_at_s))
             )
+
+    def schedule(self, user_id: str, *, version: int, due_ms: int, mark: HistoryMark | None) -> bool:
+        """Move the contact to its next due instant in the due index, with the mark of the
+        history point just written (if any): one write. Refused when an event reached the
+        aggregate since it was read at ``version``: the scorer made it due again, and the next
+        run reconciles it with that event."""
         expr = Expression()
-        self._conditional_update(
+        sets = [
+            f"{expr.name(DUE_PK)} = {expr.value(due_partition(user_id))}",
+            f"{expr.name(DUE_MS)} = {expr.value(due_ms)}",
+        ]
+        if mark is not None:
+            sets += [
+                f"{expr.name(HISTORY_DAY)} = {expr.value(mark.day)}",
+                f"{expr.name(HISTORY_SCORE)} = {expr.value(to_decimal(mark.score))}",
+            ]
+        return self._conditional_update(
             AggregateKey(user_id),
-            f"SET {expr.name(HISTORY_DAY)} = {expr.value(point.day)}, "
-            f"{expr.name(HISTORY_SCORE)} = {expr.value(to_decimal(point.score))}",
-            f"attribute_exists({expr.name('pk')})",
+            f"SET {', '.join(sets)}",
+            f"attribute_exists({expr.name('pk')}) AND {expr.name('ver')} = {expr.value(version)}",
             expr,
-            "marking a history point",
+            "scheduling a contact",
         )
 
     def history(self, user_id: str, *, first_day: str, last_day: str) -> list[HistoryPoint]:

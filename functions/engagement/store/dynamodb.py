@@ -14,9 +14,11 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.config import Config
 
+from engagement.domain import clock
 from engagement.domain.aggregates import Aggregate, AggregateDelta, AggregateKey
 from engagement.domain.erasure import Erasure, person_hash
 from engagement.domain.errors import StoreError
+from engagement.domain.expiry import is_expired
 from engagement.domain.timefmt import to_ms
 from engagement.settings import RETENTION_DAYS
 from engagement.store.aggregate_writes import ExactBounds, update_request
@@ -26,9 +28,14 @@ from engagement.store.dedupe import DedupeRing
 from engagement.store.erasures import ErasureStore
 from engagement.store.items import (
     AGGREGATE_PROJECTION,
+    DUE_MS,
+    DUE_PK,
+    EXPIRES_AT,
     PAIR_SK_PREFIX,
     aggregate_from_item,
     aggregate_key_attrs,
+    due_partition,
+    due_shard_partition,
     event_item,
     link_from_item,
     link_item,
@@ -40,10 +47,9 @@ from engagement.store.wire import (
     deserialize,
     query_all,
     serialize,
-    to_decimal,
     translating,
 )
-from engagement.topology import TOPOLOGY
+from engagement.topology import DUE, TOPOLOGY
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -302,10 +308,19 @@ class DynamoStore:
                 ExpressionAttributeNames=expr.names,
             )
         item = response.get("Item")
-        return None if item is None else aggregate_from_item(deserialize(item))
+        if item is None:
+            return None
+        aggregate = aggregate_from_item(deserialize(item))
+        return None if self._expired(aggregate) else aggregate
+
+    def _expired(self, aggregate: Aggregate) -> bool:
+        """An engagement past its expiry is gone to every read: TTL deletes it lazily."""
+        if aggregate.key.item_id is None:
+            return False  # contacts never expire: an opt-out must be remembered
+        return is_expired(aggregate.expires_at, aggregate.last_ms, to_ms(clock.now()))
 
     def list_pairs(self, user_id: str) -> list[Aggregate]:
-        """Every (user, item) aggregate of one user."""
+        """Every (user, item) aggregate of one user that has not expired."""
         expr = Expression()
         condition = (
             f"{expr.name('pk')} = {expr.value(f'U#{user_id}')} "
@@ -319,13 +334,13 @@ class DynamoStore:
             ProjectionExpression=expr.projection(AGGREGATE_PROJECTION),
             **expr.params(),
         )
-        return [aggregate_from_item(item) for item in items]
+        return [a for a in (aggregate_from_item(item) for item in items) if not self._expired(a)]
 
     def scan_segment(
         self, segment: int, segments: int, *, cursor: Mapping[str, Any] | None, limit: int
     ) -> ScanPage[MaintainedItem]:
-        """One page of one segment of a parallel scan: engagements with their versions, contacts
-        whole (the profile needs every accumulator), derived items skipped. No projection: a
+        """One page of one segment of a parallel scan (the one-time sweep only): engagements with
+        their versions, contacts with their due time, derived items skipped. No projection: a
         Scan is billed by the size of the items read, whatever it returns."""
         # Only the jobs scan: the other functions do not import the maintenance model.
         from engagement.domain.maintenance import ContactItem, PairItem  # noqa: PLC0415
@@ -348,49 +363,97 @@ class DynamoStore:
             if sk.startswith(PAIR_SK_PREFIX):
                 items.append(PairItem(aggregate_from_item(item), int(item.get("ver", 0))))
             elif is_contact_item(item):
-                items.append(ContactItem(contact_record_from_item(item)))
+                due = item.get(DUE_MS)
+                items.append(ContactItem(contact_record_from_item(item), None if due is None else int(due)))
         return ScanPage(
             items=items,
             cursor=page.get("LastEvaluatedKey"),
             read_units=float(page.get("ConsumedCapacity", {}).get("CapacityUnits", 0.0)),
         )
 
-    def record_score(self, key: AggregateKey, *, score: float, at: datetime) -> bool:
-        """Materialize a score for instant ``at``; a no-op if a run at or after ``at`` already did."""
+    def due_contacts(
+        self, shard: int, *, until_ms: int, cursor: Mapping[str, Any] | None, limit: int
+    ) -> ScanPage[MaintainedItem]:
+        """One page of the contacts in a due-index shard whose next change is at or before
+        ``until_ms``, read whole from the index (it projects every attribute)."""
+        from engagement.domain.maintenance import DueContact  # noqa: PLC0415 - the jobs only
+        from engagement.domain.runs import ScanPage  # noqa: PLC0415
+
         expr = Expression()
-        at_ms = expr.value(to_ms(at))
-        score_at = expr.name("score_at_ms")
+        condition = (
+            f"{expr.name(DUE.partition_key)} = {expr.value(due_shard_partition(shard))} "
+            f"AND {expr.name(DUE.sort_key)} <= {expr.value(until_ms)}"
+        )
+        kwargs: dict[str, Any] = {"ExclusiveStartKey": dict(cursor)} if cursor else {}
+        with translating("reading due contacts"):
+            page = self._client.query(
+                TableName=self._aggregates,
+                IndexName=DUE.name,
+                KeyConditionExpression=condition,
+                Limit=limit,
+                ReturnConsumedCapacity="TOTAL",
+                **expr.params(),
+                **kwargs,
+            )
+        items: list[MaintainedItem] = []
+        for raw in page.get("Items", []):
+            item = deserialize(raw)
+            if is_contact_item(item):
+                items.append(
+                    DueContact(contact_record_from_item(item), int(item.get("ver", 0)), int(item[DUE_MS]))
+                )
+        return ScanPage(
+            items=items,
+            cursor=page.get("LastEvaluatedKey"),
+            read_units=float(page.get("ConsumedCapacity", {}).get("CapacityUnits", 0.0)),
+        )
+
+    def set_expiry(self, key: AggregateKey, *, expires_at: int) -> bool:
+        """Give an engagement written before expiries were stored its expiry; a no-op when it has
+        one (the scorer wrote it since) or is gone."""
+        expr = Expression()
+        attribute = expr.name(EXPIRES_AT)
+        return self._set_if_absent(
+            key, f"SET {attribute} = {expr.value(expires_at)}", attribute, expr, "setting an expiry"
+        )
+
+    def set_due(self, user_id: str, *, due_ms: int) -> bool:
+        """Make a contact written before due times were stored due at ``due_ms``; a no-op when it
+        has a due time already."""
+        expr = Expression()
+        attribute = expr.name(DUE_MS)
+        partition = expr.value(due_partition(user_id))
+        update = f"SET {expr.name(DUE_PK)} = {partition}, {attribute} = {expr.value(due_ms)}"
+        return self._set_if_absent(AggregateKey(user_id), update, attribute, expr, "setting a due time")
+
+    def _set_if_absent(
+        self, key: AggregateKey, update: str, attribute: str, expr: Expression, doing: str
+    ) -> bool:
         try:
-            with translating("recording a score"):
+            with translating(doing):
                 self._client.update_item(
                     TableName=self._aggregates,
                     Key=serialize(aggregate_key_attrs(key)),
-                    UpdateExpression=(
-                        f"SET {expr.name('score')} = {expr.value(to_decimal(score))}, {score_at} = {at_ms}"
-                    ),
+                    UpdateExpression=update,
                     ConditionExpression=(
-                        f"attribute_exists({expr.name('pk')}) "
-                        f"AND (attribute_not_exists({score_at}) OR {score_at} < {at_ms})"
+                        f"attribute_exists({expr.name('pk')}) AND attribute_not_exists({attribute})"
                     ),
-                    ExpressionAttributeNames=expr.names,
-                    ExpressionAttributeValues=expr.values,
+                    **expr.params(),
                 )
         except ConditionFailed:
             return False
         return True
 
-    def delete_aggregate(self, key: AggregateKey, *, version: int) -> bool:
-        """Delete an aggregate unless an event reached it since it was read at ``version``."""
-        expr = Expression()
-        try:
-            with translating("deleting an aggregate"):
-                self._client.delete_item(
-                    TableName=self._aggregates,
-                    Key=serialize(aggregate_key_attrs(key)),
-                    ConditionExpression=f"{expr.name('ver')} = {expr.value(version)}",
-                    ExpressionAttributeNames=expr.names,
-                    ExpressionAttributeValues=expr.values,
-                )
-        except ConditionFailed:
-            return False
-        return True
+
+@dataclass(frozen=True)
+class DueSource:
+    """The daily run's pages: its segments are the due index's shards, and a page holds what is
+    due by the run's instant (``Scanner`` for ``domain.runs.work_segment``)."""
+
+    store: DynamoStore
+    until_ms: int
+
+    def scan_segment(
+        self, segment: int, segments: int, *, cursor: Mapping[str, Any] | None, limit: int
+    ) -> ScanPage[MaintainedItem]:
+        return self.store.due_contacts(segment, until_ms=self.until_ms, cursor=cursor, limit=limit)

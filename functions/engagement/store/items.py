@@ -15,11 +15,16 @@ aggregates table (no stream, so the scorer's own writes can never retrigger it)
     last_ms         latest occurred_at (epoch ms)
     ver             bumped by every write; guards the read-modify-write fallback
     seen0..seen3    dedupe tokens of recently applied events (see ``store.dedupe``)
-    score, score_at_ms   materialized by the decay job, never read by the API
+  per-(user, item) aggregate only:
+    expires_at      TTL (epoch seconds): when the cleanup rule holds with no further event
+                    (``domain.expiry``); every write sets it again, reads treat it as gone after
   per-user aggregate only (the contact profile's inputs; see ``store.aggregate_writes``):
     ft_<type>, lt_<type>    earliest / latest occurrence of each event type (epoch ms); the latest
                     opt-out against the latest opt-in says whether the contact is suppressed
     opt_reason      the newest opt-out's keyword or error code
+    due_pk, due_ms  the due index's keys: "D#<shard>" and the instant of the contact's next
+                    observable change (``domain.maintenance``); the scorer sets it to the
+                    events' arrival, the daily run to what the score function says
     fd_<type>_<epoch>   forward-decay accumulator of the type's events in that epoch
                     (``domain.decay``); weights are applied when read, never stored
 
@@ -29,6 +34,7 @@ links table (TTL ``expires_at``)
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from datetime import datetime
@@ -40,6 +46,7 @@ from engagement.domain.contact import ContactState
 from engagement.domain.event_types import SUPPRESSION_TYPES, EventType
 from engagement.domain.links import Link
 from engagement.domain.timefmt import from_ms, parse_rfc3339, rfc3339, to_ms
+from engagement.topology import DUE_SHARDS
 
 if TYPE_CHECKING:
     # Only ingest builds event items; the other functions never import pydantic through here.
@@ -54,18 +61,30 @@ FIRST_PREFIX = "ft_"
 LAST_PREFIX = "lt_"
 DECAY_PREFIX = "fd_"
 OPT_OUT_REASON = "opt_reason"
+EXPIRES_AT = "expires_at"
+DUE_PK, DUE_MS = "due_pk", "due_ms"
 AGGREGATE_PROJECTION = [
     "pk",
     "sk",
     "first_ms",
     "last_ms",
     "vsum",
-    "score",
-    "score_at_ms",
+    EXPIRES_AT,
     OPT_OUT_REASON,
     *(f"{COUNT_PREFIX}{t.value}" for t in EventType),
     *(f"{LAST_PREFIX}{t.value}" for t in sorted(SUPPRESSION_TYPES)),
 ]
+
+
+def due_partition(user_id: str) -> str:
+    """The due index's partition for a contact: one of ``DUE_SHARDS``, always the same one
+    (blake2b: ``hash()`` is salted per process)."""
+    digest = hashlib.blake2b(user_id.encode(), digest_size=4).digest()
+    return f"D#{int.from_bytes(digest, 'big') % DUE_SHARDS}"
+
+
+def due_shard_partition(shard: int) -> str:
+    return f"D#{shard}"
 
 
 def decay_attribute(event_type: EventType, epoch: int) -> str:
@@ -152,8 +171,7 @@ def aggregate_from_item(item: Mapping[str, Any]) -> Aggregate:
         for t in EventType
         if int(item.get(f"{COUNT_PREFIX}{t.value}", 0)) > 0
     }
-    score = item.get("score")
-    score_at = item.get("score_at_ms")
+    expires_at = item.get(EXPIRES_AT)
     last_by_type = {
         t: int(item[f"{LAST_PREFIX}{t.value}"])
         for t in SUPPRESSION_TYPES
@@ -165,8 +183,7 @@ def aggregate_from_item(item: Mapping[str, Any]) -> Aggregate:
         value_sum=Decimal(item.get("vsum", 0)),
         first_ms=int(item["first_ms"]),
         last_ms=int(item["last_ms"]),
-        materialized_score=None if score is None else float(score),
-        materialized_at_ms=None if score_at is None else int(score_at),
+        expires_at=None if expires_at is None or item_id is None else int(expires_at),
         last_by_type=last_by_type or None,
         opt_out_reason=None if item.get(OPT_OUT_REASON) is None else str(item[OPT_OUT_REASON]),
     )

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from engagement.domain.contact import ContactState
 from engagement.domain.erasure import ErasePass
 from engagement.domain.event_types import SMS_SOURCE_PREFIX, EventType
+from engagement.domain.expiry import is_expired
 from engagement.domain.ids import is_stable_id
 from engagement.domain.timefmt import from_ms, rfc3339
 from engagement.store.contact_items import (
@@ -48,7 +49,7 @@ from engagement.store.contact_items import (
     percentile_key,
     shard_of,
 )
-from engagement.store.items import PAIR_SK_PREFIX, USER_SK, contact_state_from_item
+from engagement.store.items import EXPIRES_AT, PAIR_SK_PREFIX, USER_SK, contact_state_from_item
 from engagement.store.overview_counts import BAND_SHARDS, band_key
 from engagement.store.wire import (
     ConditionFailed,
@@ -148,10 +149,16 @@ class PersonStore:
         last = page.get("LastEvaluatedKey")
         return EventsPage(events=events, cursor=None if not last else _encode_cursor(last))
 
-    def aggregates(self, user_id: str) -> list[dict[str, Any]]:
-        """The contact and every engagement, as stored (minus the dedupe bookkeeping)."""
+    def aggregates(self, user_id: str, *, now_ms: int) -> list[dict[str, Any]]:
+        """The contact and every engagement not expired at ``now_ms``, as stored (minus the
+        dedupe bookkeeping). An engagement past its expiry is gone to every read, as TTL is
+        about to make it; the erasure still deletes it if it is there."""
         items = self._partition(self._aggregates, f"U#{user_id}", "reading a person's aggregates")
-        return [{k: v for k, v in item.items() if not k.startswith("seen")} for item in items]
+        return [
+            {k: v for k, v in item.items() if not k.startswith("seen")}
+            for item in items
+            if not _expired_pair(item, now_ms)
+        ]
 
     def holds_anything(self, user_id: str) -> bool:
         """Whether any item of the person is stored: one key read per table or index."""
@@ -416,6 +423,13 @@ def stored_event(item: Mapping[str, Any]) -> dict[str, Any]:
 
 def _encode_cursor(last: Mapping[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(last, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def _expired_pair(item: Mapping[str, Any], now_ms: int) -> bool:
+    if not str(item.get("sk", "")).startswith(PAIR_SK_PREFIX):
+        return False
+    expires_at = item.get(EXPIRES_AT)
+    return is_expired(None if expires_at is None else int(expires_at), int(item["last_ms"]), now_ms)
 
 
 def _decode_cursor(cursor: str | None, user_id: str) -> dict[str, Any] | None:

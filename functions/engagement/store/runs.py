@@ -7,6 +7,8 @@
     tally    what the segment did so far (a map of counters)
     expires_at   TTL: a run's checkpoints outlive any retry of it, then go
 
+    pk "SWEEP#<name>"  sk "DONE"   a one-time sweep finished (run, finished_ms); kept for good
+
 The forward-only condition makes two overlapping invocations of one segment safe: the one that
 falls behind finds its save refused and stops, and neither can move the checkpoint back.
 """
@@ -26,6 +28,8 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 CHECKPOINT_RETENTION_S = 35 * 86_400
+EXPIRY_AND_DUE_SWEEP = "expiry-and-due-v1"
+"""The weekly run's one-time sweep: items written before expiries and due times existed."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,30 @@ class RunStore:
             return False
         return True
 
+    def swept(self, name: str) -> bool:
+        """Whether the one-time sweep ``name`` finished (a consistent read: a run planned right
+        after the sweep's finish must not sweep again)."""
+        with translating("reading a sweep record"):
+            item = self._client.get_item(
+                TableName=self._table, Key=serialize(_sweep_key(name)), ConsistentRead=True
+            ).get("Item")
+        return item is not None
+
+    def record_sweep(self, name: str, run: RunId, now_ms: int) -> None:
+        """Record that the sweep finished in ``run``; the first record stands."""
+        expr = Expression()
+        item = {**_sweep_key(name), "run": str(run), "finished_ms": now_ms}
+        try:
+            with translating("recording a sweep"):
+                self._client.put_item(
+                    TableName=self._table,
+                    Item=serialize(item),
+                    ConditionExpression=f"attribute_not_exists({expr.name('pk')})",
+                    **expr.params(),
+                )
+        except ConditionFailed:
+            return
+
     def load(self, run: RunId, segment: int) -> Checkpoint | None:
         with translating("reading a checkpoint"):
             item = self._client.get_item(
@@ -130,6 +158,10 @@ class RunStore:
 
 def _pk(run: RunId) -> str:
     return f"RUN#{run}"
+
+
+def _sweep_key(name: str) -> dict[str, str]:
+    return {"pk": f"SWEEP#{name}", "sk": "DONE"}
 
 
 def _key(run: RunId, segment: int) -> dict[str, str]:
