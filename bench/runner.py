@@ -16,8 +16,9 @@ Measured, each against a baseline taken in the same run on the same runner:
 Scoring is timed from the runner's own batch log lines (``N records ok (T ms)``), with the stream
 released after ingest so every batch is full and nothing else runs beside it.
 
-``BENCH_RUNNER_EVENTS`` sets the number of events: 3,000 by default, which keeps the section
-near 3 minutes on 2 cores (scoring runs at about 20 records a second, bound by moto's UpdateItem);
+``BENCH_RUNNER_EVENTS`` sets the number of events: 2,000 by default, which keeps the section
+near 2 minutes on 2 cores, so ``make bench`` as a whole stays under 15 (scoring runs at about 20
+records a second, bound by moto's UpdateItem);
 ``BENCH_RUNNER_EVENTS=20000 python -m bench runner`` is the long run (about 17 minutes).
 """
 
@@ -55,7 +56,7 @@ _BATCH = re.compile(r"events -> scorer: (\d+) records ok \((\d+) ms\)")
 
 
 def _events() -> int:
-    return int(os.environ.get("BENCH_RUNNER_EVENTS", "3000"))
+    return int(os.environ.get("BENCH_RUNNER_EVENTS", "2000"))
 
 
 def workload(count: int, seed: int = 20261206, prefix: str = "bench") -> list[dict[str, Any]]:
