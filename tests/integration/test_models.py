@@ -243,7 +243,9 @@ def test_a_page_redone_after_a_crash_is_counted_once(
             f"u{n}",
             [(EventType.CLICKED, RUN - timedelta(days=9)), (EventType.CLICKED, RUN - timedelta(days=2))],
         )
-    job = FitJob(dataclasses.replace(FIT.spec, page_size=2, segments=1, max_concurrency=1), FIT.processor)
+    job = FitJob(
+        dataclasses.replace(FIT.spec, page_size=2, segments=1, max_concurrency=1), FIT.processor, FIT.source
+    )
     run = RunId("fit", to_ms(RUN))
     job.plan(run)
     runs = deps.runs()
