@@ -29,7 +29,7 @@ from bench.environment import TEST_POWERTOOLS, child_environment, function_envir
 from bench.report import Row, Section
 from engagement.topology import TOPOLOGY
 
-ROUNDS = 11
+ROUNDS = 7
 WARMUP_ROUNDS = 2
 TARGET = 1.3
 BASELINE_CODE = "import boto3\nboto3.client('dynamodb')"

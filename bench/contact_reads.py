@@ -49,8 +49,8 @@ from engagement.topology import EVENTS_BY_USER, TOPOLOGY
 from infra.local.jobs import JobRunner
 from infra.local.lambdas import load_functions
 
-WARMUP = 30
-ITERATIONS = 300
+WARMUP = 20
+ITERATIONS = 150
 CONTACTS = 20
 """The workload's most active contacts, read in turn (the heaviest has a few hundred events)."""
 READ_TARGET = 1.5
