@@ -59,8 +59,9 @@ class IncompleteRun(RuntimeError):
 @dataclass(frozen=True)
 class Job:
     spec: JobSpec
-    processor: Callable[[RunId], PageProcessor]
-    """Builds the page processor for a run (it needs the run's instant)."""
+    processor: Callable[[SegmentTask], PageProcessor]
+    """Builds the page processor for a segment of a run (it needs the run's instant; the fit
+    also the segment and where in it the work resumes)."""
     source: Callable[[RunId], PageSource]
     """Where a run's pages come from: a segment of the due index, or of a parallel scan."""
     needed: Callable[[RunId], bool] = _always
@@ -109,7 +110,7 @@ class Job:
             task,
             scanner=self.source(task.run),
             checkpoints=deps.runs(),
-            process=self.processor(task.run),
+            process=self.processor(task),
             page_size=self.spec.page_size,
             pacing=Pacing.share(
                 write_rate=self.spec.write_rate_per_s,
@@ -177,7 +178,7 @@ class _Budget:
 
 def job(
     name: str,
-    processor: Callable[[RunId], PageProcessor],
+    processor: Callable[[SegmentTask], PageProcessor],
     source: Callable[[RunId], PageSource],
     *,
     needed: Callable[[RunId], bool] = _always,

@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from engagement import deps
 from engagement.domain.maintenance import SweepPage
-from engagement.domain.runs import RunId
+from engagement.domain.runs import RunId, SegmentTask
 from engagement.handlers._jobs import PageProcessor, PageSource, job
 from engagement.observability import emit_metrics, logger
 from engagement.store.runs import EXPIRY_AND_DUE_SWEEP as SWEEP
@@ -22,8 +22,8 @@ from engagement.store.runs import EXPIRY_AND_DUE_SWEEP as SWEEP
 deps.init("cleanup")  # settings and clients at init, not on a request
 
 
-def _sweep(run: RunId) -> PageProcessor:
-    return SweepPage(run_at=run.at, store=deps.store())
+def _sweep(task: SegmentTask) -> PageProcessor:
+    return SweepPage(run_at=task.run.at, store=deps.store())
 
 
 def _scan(run: RunId) -> PageSource:

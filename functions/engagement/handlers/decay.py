@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from engagement import deps
 from engagement.domain.maintenance import DuePage
-from engagement.domain.runs import RunId
+from engagement.domain.runs import RunId, SegmentTask
 from engagement.domain.upkeep import Upkeep
 from engagement.handlers._jobs import PageProcessor, PageSource, job
 from engagement.observability import emit_metrics, logger
@@ -27,8 +27,8 @@ def _source(run: RunId) -> PageSource:
     return DueSource(deps.store(), run.at_ms)
 
 
-def _decay(run: RunId) -> PageProcessor:
-    store = deps.store()
+def _decay(task: SegmentTask) -> PageProcessor:
+    run, store = task.run, deps.store()
     upkeep = Upkeep(store.contacts, deps.publisher(), deps.scoring_with_models()[0], percentiles=True)
     return DuePage(run_at=run.at, history=store.contacts, scheduler=store.contacts, upkeep=upkeep)
 

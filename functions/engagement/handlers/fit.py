@@ -17,9 +17,9 @@ from engagement import deps
 from engagement.domain import clock
 from engagement.domain.maintenance import ContactItem, MaintainedItem
 from engagement.domain.models import FitSample, ModelSet, fit_models
-from engagement.domain.runs import Pacing, RunId, SegmentTask, Tally, work_segment
+from engagement.domain.runs import RunId, SegmentTask, Tally
 from engagement.domain.timefmt import to_ms
-from engagement.handlers._jobs import Job, PageProcessor, PageSource, _Budget
+from engagement.handlers._jobs import Job, PageProcessor, PageSource
 from engagement.observability import emit_metrics, logger
 from engagement.topology import TOPOLOGY
 
@@ -47,29 +47,12 @@ class _SamplePages:
         return Tally(examined=len(items), written=1)
 
 
-def _unused(run: RunId) -> PageProcessor:
-    raise AssertionError("the fit job builds its page processor per segment (FitJob.work)")
+def _sample_pages(task: SegmentTask) -> PageProcessor:
+    checkpoint = deps.runs().load(task.run, task.segment)
+    return _SamplePages(task, 0 if checkpoint is None else checkpoint.pages)
 
 
 class FitJob(Job):
-    def work(self, task: SegmentTask, context: LambdaContext) -> dict[str, Any]:
-        checkpoint = deps.runs().load(task.run, task.segment)
-        budget = _Budget(context, self.spec.work_budget_s)
-        done = work_segment(
-            task,
-            scanner=self.source(task.run),
-            checkpoints=deps.runs(),
-            process=_SamplePages(task, 0 if checkpoint is None else checkpoint.pages),
-            page_size=self.spec.page_size,
-            pacing=Pacing.share(
-                write_rate=self.spec.write_rate_per_s,
-                read_rate=self.spec.read_rate_per_s,
-                concurrency=self.spec.max_concurrency,
-            ),
-            time_left_s=budget.left,
-        )
-        return {**task.as_event(), "done": done.done, "pages": done.pages}
-
     def finish(self, run: RunId) -> dict[str, Any]:
         summary = super().finish(run)  # raises while a segment is not done: nothing is fitted
         published = fit_and_publish(run)
@@ -109,7 +92,7 @@ def _contacts(run: RunId) -> PageSource:
     return deps.store()
 
 
-FIT = FitJob(TOPOLOGY.job("fit"), _unused, _contacts)
+FIT = FitJob(TOPOLOGY.job("fit"), _sample_pages, _contacts)
 
 
 @logger.inject_lambda_context(clear_state=True)
