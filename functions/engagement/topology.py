@@ -33,9 +33,9 @@ class IndexSpec:
     """Non-key attributes copied into the index (INCLUDE): only what its readers need, since
     every change to a projected attribute is another index write."""
     number_keys: tuple[str, ...] = ()
-    projection: Literal["INCLUDE", "ALL"] = "INCLUDE"
-    """ALL copies the whole item (``projected`` stays empty): for an index whose reader needs
-    every attribute, including ones whose names are not fixed (the per-epoch accumulators)."""
+    projection: Literal["INCLUDE", "KEYS_ONLY"] = "INCLUDE"
+    """KEYS_ONLY (``projected`` stays empty): the index finds items, its reader gets them from the
+    table; a write to the item costs the index nothing unless it moves the index's keys."""
 
 
 @dataclass(frozen=True)
@@ -388,12 +388,13 @@ DUE = IndexSpec(
     partition_key="due_pk",
     sort_key="due_ms",
     number_keys=("due_ms",),
-    # Contacts by the instant of their next observable change (a band change, a history point,
-    # a percentile move after new events): the daily run queries what is due and reads each
-    # contact once, whole, from the index (a Query bills the bytes read, a GetItem per item
-    # rounds each up to 4 KB). Sparse: only contacts carry the keys.
+    # Contacts by the instant of their next observable change (a band change, or the events the
+    # scorer just applied): the daily run queries what is due and reads those contacts from the
+    # table. Keys only: every scorer write changes a contact's counts, and with the contact
+    # projected each would be a second, full-size write to this index. Sparse: only contacts
+    # carry the keys.
     projected=(),
-    projection="ALL",
+    projection="KEYS_ONLY",
 )
 AGGREGATES = TableSpec(
     key="aggregates",
@@ -596,9 +597,9 @@ TOPOLOGY = Topology.assemble(
             handler="engagement.handlers.decay.handler",
             memory_mb=1024,
             timeout_s=900,
-            description="Daily job steps: only contacts whose band, history point or percentile is due",
+            description="Daily job steps: only contacts whose band is due or whose events are new",
             tables={
-                "aggregates": ("Query", "GetItem", "UpdateItem"),
+                "aggregates": ("Query", "GetItem", "BatchGetItem", "UpdateItem"),
                 "history": ("PutItem",),
                 "runs": ("GetItem", "PutItem", "UpdateItem", "Query"),
             },
@@ -814,7 +815,7 @@ TOPOLOGY = Topology.assemble(
             write_rate_per_s=1000,
             read_rate_per_s=2000,
             work_budget_s=600,
-            description="Contacts due at the run: bands, history points, percentiles; their next due time",
+            description="Contacts due at the run: bands, percentiles, history stretches; their next due time",
         ),
         JobSpec(
             name="cleanup",

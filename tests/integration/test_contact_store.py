@@ -13,9 +13,10 @@ import pytest
 from engagement import deps
 from engagement.domain.aggregates import AggregateDelta, AggregateKey, ObservedEvent
 from engagement.domain.contact import ContactState
-from engagement.domain.contact_records import BandState, BandTransition, HistoryMark, HistoryPoint, PairStages
+from engagement.domain.contact_records import BandState, BandTransition, PairStages
 from engagement.domain.event_types import EventType
 from engagement.domain.events import EventIn
+from engagement.domain.history import Stretch
 from engagement.domain.timefmt import to_ms
 from engagement.store.contact_items import SEGMENT_SHARDS, shard_of
 from engagement.store.contacts import InvalidCursor
@@ -220,25 +221,52 @@ def test_funnel_stages_count_once_per_engagement(tables: dict[str, str]) -> None
     }
 
 
-def test_history_points_read_back_by_day_range(tables: dict[str, str]) -> None:
+def test_history_stretches_read_back_with_the_one_in_force_before_the_range(tables: dict[str, str]) -> None:
     contacts = deps.store().contacts
     seed_contact("a")
-    for day, score in (("2026-11-01", 40.0), ("2026-11-02", 38.5), ("2026-11-05", 20.25)):
-        point = HistoryPoint(day, T0, score, "warm", {"recency": 12.5})
-        contacts.record_history("a", point)
-        contacts.record_history("a", point)  # a retried run rewrites the same point
-        assert contacts.schedule("a", version=version_of("a"), due_ms=T0, mark=HistoryMark(day, score))
-    points = contacts.history("a", first_day="2026-11-02", last_day="2026-11-30")
-    assert [(p.day, p.score, p.components) for p in points] == [
-        ("2026-11-02", 38.5, {"recency": 12.5}),
-        ("2026-11-05", 20.25, {"recency": 12.5}),
+    states = {
+        day: ContactState.from_events(
+            "a", [event(n, T0 + n * DAY, EventType.CLICKED, user="a") for n in range(k)]
+        )
+        for k, day in ((1, "2026-11-01"), (2, "2026-11-03"), (3, "2026-11-09"))
+    }
+    for day, state in states.items():
+        assert state is not None
+        stretch = Stretch(day, to_ms(datetime.fromisoformat(day).replace(tzinfo=UTC)), state)
+        contacts.record_stretch("a", stretch)
+        contacts.record_stretch("a", stretch)  # a retried run rewrites the same stretch
+    legacy = {"pk": {"S": "U#a"}, "sk": {"S": "H#2026-10-30"}, "at_ms": {"N": str(T0 - 2 * DAY)}}
+    legacy |= {"score": {"N": "0.5"}, "band": {"S": "warm"}, "components": {"S": "{}"}}
+    boto3.client("dynamodb").put_item(TableName=tables["history"], Item=legacy)
+    stored = contacts.history("a", first_day="2026-11-05", last_day="2026-11-30")
+    # The stretch in force on the day before the range (from the 3rd), and the one in it.
+    assert [(s.day, s.state) for s in stored.stretches] == [
+        ("2026-11-03", states["2026-11-03"]),
+        ("2026-11-09", states["2026-11-09"]),
     ]
+    assert [(p.day, p.score, p.band) for p in stored.legacy] == [("2026-10-30", 0.5, "warm")]
+    assert contacts.history("a", first_day="2026-10-01", last_day="2026-10-31").stretches == []
+
+
+def test_scheduling_marks_the_stretch_and_settles_the_published_change_in_one_write(
+    tables: dict[str, str],
+) -> None:
+    contacts = deps.store().contacts
+    seed_contact("a")
+    transition = BandTransition("a", None, BandState("hot", 0.9, T0))
+    assert contacts.change_band(transition)
+    version = version_of("a")
+    assert contacts.schedule("a", version=version, due_ms=T0 + DAY, stretch_recorded=True, settle=transition)
     record = contacts.get_contact("a")
     assert record is not None
-    assert record.history is not None
-    assert (record.history.day, record.history.score) == ("2026-11-05", 20.25)
-    # Scheduling is refused once an event reached the aggregate since it was read.
-    assert not contacts.schedule("a", version=version_of("a") - 1, due_ms=T0, mark=None)
+    assert (record.stretch_version, record.pending) == (version, None)
+    # Refused once an event reached the aggregate since it was read: it stays due.
+    deps.store().apply(AggregateDelta(AggregateKey("a"), (event(2, T0 + DAY, EventType.QUERY, user="a"),)))
+    later = T0 + 2 * DAY
+    assert not contacts.schedule("a", version=version, due_ms=later, stretch_recorded=True, settle=None)
+    record = contacts.get_contact("a")
+    assert record is not None
+    assert record.stretch_version == version
 
 
 def version_of(user: str) -> int:

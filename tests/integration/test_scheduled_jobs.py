@@ -164,7 +164,7 @@ def test_the_same_run_again_writes_nothing(tables: dict[str, str]) -> None:
     engage("AI-1", RUN - timedelta(days=3))
     engage("AI-2", RUN - timedelta(days=40))
     first = run_job("decay", RUN)
-    assert first["written"] >= 2  # the contact's history point and its next due time
+    assert first["written"] >= 2  # the contact's history stretch and its next due time
     with counting_writes() as writes:
         again = run_job("decay", RUN)
     assert again["repeat"] is True
@@ -184,28 +184,46 @@ def test_the_same_run_writes_nothing_even_after_its_checkpoints_expired(tables: 
     assert writes[tables["history"]] == 0
 
 
-def test_a_band_changes_on_the_day_it_is_due_and_not_before(tables: dict[str, str]) -> None:
+def test_a_band_changes_on_the_day_it_is_due_and_not_before(
+    tables: dict[str, str], clock: ManualClock
+) -> None:
     engaged_contact("c1", RUN - timedelta(days=2))
     run_job("decay", RUN)
     assert [(d["old_band"], d["new_band"]) for d in published(tables)] == [(None, "hot")]
     band, point = "hot", round(call("GET", f"/v1/users/c1/score?as_of={rfc3339(RUN)}").body["score"], 1)
+    point_days = [RUN.date().isoformat()]
     changes = 0
     for n in range(1, 50):
         day = RUN + timedelta(days=n)
         read = call("GET", f"/v1/users/c1/score?as_of={rfc3339(day)}").body
         due = due_ms("c1")
         assert due is not None
-        summary = run_job("decay", day)
+        with counting_writes() as writes:
+            summary = run_job("decay", day)
         band_due, point_due = read["band"] != band, round(read["score"], 1) != point
-        # Read (and written) exactly on the days the score function says something changes.
-        assert summary["examined"] == (1 if band_due or point_due else 0), day
-        assert (due <= to_ms(day)) == (band_due or point_due), day
+        # Read (and written) exactly on the days its band changes; a moving score costs nothing.
+        assert summary["examined"] == (1 if band_due else 0), day
+        assert (due <= to_ms(day)) == band_due, day
+        assert writes[tables["history"]] == 0
         expected = [(band, read["band"], rfc3339(day))] if band_due else []
         assert [(d["old_band"], d["new_band"], d["at"]) for d in published(tables)] == expected
-        assert summary.get("history_points", 0) == (1 if point_due else 0)
+        if point_due:
+            point_days.append(day.date().isoformat())
         changes += band_due
         band, point = read["band"], round(read["score"], 1) if point_due else point
     assert changes >= 1  # hot, then churning once BG/NBD thinks the contact gone
+    assert len(point_days) >= 5
+    # The history has a point on each day the score, to one decimal, moved since the last point:
+    # what a run writing a point on those days left, evaluated instead of written.
+    clock.set(RUN + timedelta(days=49, minutes=5))
+    last = (RUN + timedelta(days=49)).date().isoformat()
+    history = call("GET", f"/v1/users/c1/history?from={RUN.date().isoformat()}&to={last}").body
+    assert [p["date"] for p in history["points"]] == point_days
+    for p in history["points"]:
+        read = call("GET", f"/v1/users/c1/score?as_of={p['date']}T00:00:00Z").body
+        # The route shows the score to two decimals; the point rounds the exact one.
+        assert abs(p["score"] - read["score"]) <= 0.05 + 1e-9
+        assert p["band"] == read["band"]
 
 
 def test_missed_days_are_caught_up_exactly_by_the_next_run(tables: dict[str, str]) -> None:
@@ -295,7 +313,7 @@ def test_a_segment_interrupted_mid_page_resumes_and_writes_each_item_once(tables
     assert finished.done
     contact_writes = [request for table, request in writes if table != tables["runs"] and '"U#' in request]
     # The two contacts finished before the crash left the due range: the retry never saw them,
-    # no contact was written twice, and every contact got its point and its schedule once.
+    # no contact was written twice, and every contact got its stretch and its schedule once.
     assert len(contact_writes) == len(set(contact_writes))
     assert finished.tally.examined == 10
     points = boto3.client("dynamodb").scan(TableName=tables["history"])["Items"]
@@ -422,7 +440,9 @@ def test_the_decay_and_cleanup_functions_never_scan_in_steady_state(tables: dict
     assert scans == []
 
 
-def test_decay_moves_bands_publishes_the_change_and_keeps_a_daily_history(tables: dict[str, str]) -> None:
+def test_decay_moves_bands_publishes_the_change_and_keeps_a_daily_history(
+    tables: dict[str, str], clock: ManualClock
+) -> None:
     engaged_contact("c1", RUN - timedelta(days=2))
     run_job("decay", RUN)
     later = RUN + timedelta(days=60)
@@ -431,11 +451,26 @@ def test_decay_moves_bands_publishes_the_change_and_keeps_a_daily_history(tables
     # Four engagements in a day, then two months of silence: BG/NBD says likely gone.
     assert [(d["old_band"], d["new_band"]) for d in changes] == [(None, "hot"), ("hot", "churning")]
     assert [d["at"] for d in changes] == ["2026-11-21T00:00:00Z", "2027-01-20T00:00:00Z"]
+    # The history has a point for every day the score moved, missed runs or not: it is
+    # evaluated, not written by the runs.
+    clock.set(later + timedelta(minutes=5))
     history = call("GET", "/v1/users/c1/history?from=2026-11-01&to=2027-01-31").body["points"]
-    assert [p["date"] for p in history] == ["2026-11-21", "2027-01-20"]
-    for point, at in zip(history, (RUN, later), strict=True):
-        read = call("GET", f"/v1/users/c1/score?as_of={rfc3339(at)}").body
-        assert point["score"] == round(read["score"], 1)  # what the API says at that instant
+    reads = {
+        (RUN + timedelta(days=n)).date().isoformat(): call(
+            "GET", f"/v1/users/c1/score?as_of={rfc3339(RUN + timedelta(days=n))}"
+        ).body
+        for n in range(61)
+    }
+    moved, before = [], None
+    for day, read in reads.items():
+        if round(read["score"], 1) != before:
+            moved.append(day)
+        before = round(read["score"], 1)
+    assert [p["date"] for p in history] == moved
+    assert moved[0] == "2026-11-21"
+    for point in history:
+        read = reads[point["date"]]
+        assert abs(point["score"] - read["score"]) <= 0.05 + 1e-9  # what the API says then
         assert point["band"] == read["band"]
     contact = deps.store().contacts.get_contact("c1")
     assert contact is not None

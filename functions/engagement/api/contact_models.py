@@ -235,7 +235,7 @@ class HistoryResponse(BaseModel):
     from_date: date = Field(serialization_alias="from")
     to_date: date = Field(serialization_alias="to")
     points: list[HistoryPointOut] = Field(
-        description="One per day on which the daily run found the score changed, oldest first"
+        description="One per day whose score (to one decimal) differs from the day before's, oldest first"
     )
 
 

@@ -22,6 +22,7 @@ from engagement.api.person_state import absent
 from engagement.domain.bands import Band
 from engagement.domain.contact_queries import campaign_funnel, contact_score
 from engagement.domain.errors import FieldProblem, InvalidInput
+from engagement.domain.history import history_points
 from engagement.domain.timefmt import to_ms
 from engagement.store.contacts import InvalidCursor
 
@@ -65,8 +66,10 @@ def get_score(user_id: UserId, profile: Profile = "crm", as_of: AsOf = None) -> 
 def get_history(user_id: UserId, from_date: FromDate = None, to_date: ToDate = None) -> HistoryResponse:
     """A contact's score history
 
-    One point per day on which the daily run found the contact's score changed, oldest first,
-    for the days from `from` to `to` (at most `HISTORY_RETENTION_DAYS`, 400 by default). 404
+    One point per day on which the contact's score, to one decimal, changed since the day
+    before, as read at that day's run (00:00 UTC): oldest first, for the days from `from` to
+    `to` (at most `HISTORY_RETENTION_DAYS`, 400 by default; a point is kept that long). Points
+    are evaluated from the states the contact went through, with the models in use now. 404
     when nothing was ever recorded for the contact (410: erased).
     """
     last = to_date or at_or_now(None).date()
@@ -77,7 +80,15 @@ def get_history(user_id: UserId, from_date: FromDate = None, to_date: ToDate = N
     longest = deps.settings().history_retention_days
     if (last - first).days > longest:
         raise InvalidInput([FieldProblem("from", f"the range may span at most {longest} days")])
-    points = deps.store().contacts.history(user_id, first_day=first.isoformat(), last_day=last.isoformat())
+    stored = deps.store().contacts.history(user_id, first_day=first.isoformat(), last_day=last.isoformat())
+    points = history_points(
+        stored,
+        first_day=first,
+        last_day=last,
+        now_ms=to_ms(at_or_now(None)),
+        retention_days=longest,
+        config=deps.scoring_with_models()[0],
+    )
     if not points and deps.store().contacts.get_contact(user_id) is None:
         raise absent(user_id, f"no engagement recorded for user {user_id}")
     return HistoryResponse(

@@ -97,9 +97,10 @@ def export_person(user_id: UserId, cursor: Cursor = None) -> ExportResponse:
     """Everything held about a person
 
     One JSON document: the person's scores at the export's instant, every item stored about them
-    (their contact and engagement aggregates, history points, tracked links), an earlier erasure
-    if any, and their events a page of 1,000 at a time (follow `events_cursor`; each page repeats
-    the rest). 404 when nothing is held; 410 when they were erased and nothing was recorded since.
+    (their contact and engagement aggregates, the states their score history is evaluated from,
+    tracked links), an earlier erasure if any, and their events a page of 1,000 at a time (follow
+    `events_cursor`; each page repeats the rest). 404 when nothing is held; 410 when they were
+    erased and nothing was recorded since.
     """
     store = deps.store()
     now = clock.now()

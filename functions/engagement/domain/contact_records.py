@@ -2,7 +2,7 @@
 
 The per-user aggregate carries, next to the counts the scorer adds, the state derived from them:
 which percentile bucket the contact is counted in, its band, a band change written but not yet
-confirmed published, and the last history point. Each is reconciled with the aggregate after
+confirmed published, and which state its history stretch holds. Each is reconciled with the aggregate after
 every write (``domain.upkeep``): the stored derived state is what was last made true, and the
 aggregate says what should be.
 """
@@ -94,15 +94,6 @@ def _band_from_json(data: Mapping[str, Any]) -> BandState:
 
 
 @dataclass(frozen=True)
-class HistoryMark:
-    """The last history point written for a contact: the daily run writes a new one only when
-    the score moved since."""
-
-    day: str
-    score: float
-
-
-@dataclass(frozen=True)
 class ContactRecord:
     state: ContactState
     bucket: int | None = None
@@ -110,7 +101,9 @@ class ContactRecord:
     band: BandState | None = None
     pending: BandTransition | None = None
     """A band change stored but not yet confirmed published."""
-    history: HistoryMark | None = None
+    stretch_version: int | None = None
+    """The aggregate version whose state the contact's latest history stretch holds (None: no
+    stretch yet): the daily run records a new one when the aggregate moved past it."""
 
 
 @dataclass(frozen=True)

@@ -3,17 +3,20 @@ run's one-time sweep.
 
 Scores are functions of time (design decision 4), so nothing is materialized for its own sake:
 an engagement's score is evaluated by every read, and its end is its TTL (``domain.expiry``).
-What a reader can see change without an event is a contact's band, a history point, and (after
-events) its percentile bucket. Between events a contact's composite only falls and its churn
-risk only rises, so its band and its rounded score change at instants the score function
-gives: each contact carries the next one (``due_ms``) in a sparse, sharded index, and the daily
-run reads what is due and nothing else:
+What a reader can see change without an event is a contact's band, its history points, and
+(after events) its percentile bucket. History points are evaluated when read, from the states
+the contact went through (``domain.history``); the band is stored, because the segments index
+lists contacts by it and subscribers are told when it changes. Between events a contact's churn
+risk only rises and its composite only falls, so its band changes at instants the score
+function gives: each contact carries the next one (``due_ms``) in a sparse, sharded index, and
+the daily run reads what is due and nothing else:
 
 - a due contact is reconciled at the run's instant (``domain.upkeep``: percentile bucket, band,
-  published band change), gets a history point for the run's day when its composite, to one
-  decimal, differs from the last point, and is scheduled again: one write sets its next due
-  instant with the history mark, guarded by the aggregate's version (an event that arrived
-  since the read leaves the contact due for the next run, which sees it);
+  published band change); when events reached it since the run last saw it, its state is
+  recorded as a history stretch from the run's day; then it is scheduled again: one write sets
+  its next due instant, marks the stretch recorded and settles the published band change,
+  guarded by the aggregate's version (an event that arrived since the read leaves the contact
+  due for the next run, which sees it);
 - a contact is never written by the run unless it was due, and leaves the due range once
   processed, so a repeated or resumed run finds nothing left to do.
 
@@ -31,22 +34,20 @@ from typing import Protocol
 from engagement.domain.aggregates import Aggregate, AggregateKey
 from engagement.domain.bands import classify
 from engagement.domain.contact import ContactState
-from engagement.domain.contact_records import ContactRecord, HistoryMark, HistoryPoint
+from engagement.domain.contact_records import BandTransition, ContactRecord
 from engagement.domain.crm import CrmProfile
 from engagement.domain.expiry import expires_at_s
+from engagement.domain.history import Stretch, stretch_day
 from engagement.domain.probabilities import contact_probabilities
 from engagement.domain.runs import Tally
 from engagement.domain.scoring_config import DEFAULT_SCORING_CONFIG, ScoringConfig
 from engagement.domain.timefmt import to_ms
 from engagement.domain.upkeep import Upkeep, evaluate_contact
 
-HISTORY_DECIMALS = 1
-"""History keeps a point when the composite moved by at least 0.1 (in rounding): enough for a
-chart, and a contact idle for months stops producing points once its score stops moving."""
 MS_PER_HOUR = 3_600_000
 DUE_HORIZON_MS = 400 * 24 * MS_PER_HOUR
-"""How far ahead the next change is looked for. A contact whose band and rounded score hold
-that long (its score has stopped moving) is looked at again then, at the cost of one read."""
+"""How far ahead the next change is looked for. A contact whose band holds that long is looked
+at again then, at the cost of one read."""
 
 
 @dataclass(frozen=True)
@@ -78,26 +79,20 @@ MaintainedItem = PairItem | ContactItem | DueContact
 
 
 def next_due_ms(
-    state: ContactState,
-    after_ms: int,
-    band: str,
-    history_score: float | None,
-    config: ScoringConfig = DEFAULT_SCORING_CONFIG,
+    state: ContactState, after_ms: int, band: str, config: ScoringConfig = DEFAULT_SCORING_CONFIG
 ) -> int:
     """The first instant after ``after_ms`` at which, with no new event, the contact's band is no
-    longer ``band`` or its composite (to one decimal) no longer ``history_score``; or the horizon.
+    longer ``band``; or the horizon.
 
-    Both conditions, once true, stay true (the composite only falls between events, churn risk
-    only rises, and every band but the one a contact starts in is reached only downwards), so
-    the instant is found by doubling steps and then bisection to the millisecond: a run at or
-    after it sees the change, a run before it does not.
+    Once true it stays true (the composite only falls between events, churn risk only rises,
+    and every band but the one a contact starts in is reached only downwards), so the instant
+    is found by doubling steps and then bisection to the millisecond: a run at or after it sees
+    the change, a run before it does not.
     """
     profile = CrmProfile(config.crm)
 
     def changed(at_ms: int) -> bool:
         score = profile.evaluate(state, at_ms)
-        if history_score is None or round(score.composite, HISTORY_DECIMALS) != history_score:
-            return True
         churn = contact_probabilities(state, at_ms, config.probabilities).churn_risk
         return classify(score, churn, config.bands).value != band
 
@@ -119,14 +114,25 @@ def next_due_ms(
 
 
 class HistoryWriter(Protocol):
-    def record_history(self, user_id: str, point: HistoryPoint) -> None: ...
+    def record_stretch(self, user_id: str, stretch: Stretch) -> None: ...
 
 
 class Scheduler(Protocol):
-    def schedule(self, user_id: str, *, version: int, due_ms: int, mark: HistoryMark | None) -> bool:
-        """Set the contact's next due instant (and the history mark, when a point was written),
-        unless its aggregate is no longer at ``version``. Returns whether it was written."""
+    def schedule(
+        self,
+        user_id: str,
+        *,
+        version: int,
+        due_ms: int,
+        stretch_recorded: bool,
+        settle: BandTransition | None,
+    ) -> bool:
+        """Set the contact's next due instant (marking its history stretch recorded at
+        ``version``, and settling ``settle``, a band change just published), unless its
+        aggregate is no longer at ``version``. Returns whether it was written."""
         ...
+
+    def settle_transition(self, transition: BandTransition) -> None: ...
 
 
 @dataclass
@@ -147,6 +153,8 @@ class DuePage:
         run_ms = to_ms(self.run_at)
         config = self.upkeep.config
         self.upkeep.pace = pace
+        # A band change published here is settled by the write that schedules the contact.
+        self.upkeep.settle_later = True
         report = self.upkeep.report
         before = (report.band_changes, report.published, report.percentile_moves)
         records = [item.record for item in due]
@@ -154,7 +162,8 @@ class DuePage:
         self.upkeep.contacts(records, run_ms, evaluated)
         if report.failed:
             # The page is redone on retry: its contacts are still due (nothing below ran), and
-            # every upkeep step is guarded by the derived state it moves.
+            # every upkeep step is guarded by the derived state it moves. A published change
+            # left pending is published again and dropped by subscribers (transition_id).
             raise next(iter(report.failed.values()))
         changes = report.band_changes - before[0]
         moves = report.percentile_moves - before[2]
@@ -162,37 +171,31 @@ class DuePage:
         tally.percentile_moves += moves
         tally.written += changes + moves
         tally.published += report.published - before[1]
-        day = self.run_at.date().isoformat()
+        day = stretch_day(run_ms)
         for item in due:
             user = item.record.state.user_id
-            evaluation = evaluated[user]
-            score = round(evaluation.score.composite, HISTORY_DECIMALS)
-            mark = item.record.history
-            new_mark: HistoryMark | None = None
-            if mark is None or (mark.day < day and mark.score != score):
-                point = HistoryPoint(
-                    day=day,
-                    at_ms=run_ms,
-                    score=score,
-                    band=evaluation.band.value,
-                    components={
-                        name: round(value, HISTORY_DECIMALS)
-                        for name, value in evaluation.score.components.items()
-                    },
-                )
+            settle = report.unsettled.pop(user, None)
+            # Events reached the contact since the run last recorded its state (or it never
+            # did): from today its history follows the state read now.
+            new_stretch = item.record.stretch_version != item.version
+            if new_stretch:
                 pace()
-                self.history.record_history(user, point)
-                tally.history_points += 1
+                self.history.record_stretch(user, Stretch(day=day, at_ms=run_ms, state=item.record.state))
+                tally.stretches += 1
                 tally.written += 1
-                new_mark = HistoryMark(day=day, score=score)
-            last_point = new_mark.score if new_mark is not None else mark.score if mark is not None else None
-            due_ms = next_due_ms(item.record.state, run_ms, evaluation.band.value, last_point, config)
+            band = evaluated[user].band.value
+            due_ms = next_due_ms(item.record.state, run_ms, band, config)
             pace()
-            if self.scheduler.schedule(user, version=item.version, due_ms=due_ms, mark=new_mark):
+            if self.scheduler.schedule(
+                user, version=item.version, due_ms=due_ms, stretch_recorded=new_stretch, settle=settle
+            ):
                 tally.scheduled += 1
                 tally.written += 1
             else:
                 tally.raced += 1  # an event arrived: the contact stays due for the next run
+                if settle is not None:
+                    pace()
+                    self.scheduler.settle_transition(settle)
         return tally
 
 

@@ -55,7 +55,7 @@ class Tally:
 
     examined: int = 0
     written: int = 0
-    """Item writes (a band, a percentile move, a history point, a schedule, an expiry)."""
+    """Item writes (a band, a percentile move, a history stretch, a schedule, an expiry)."""
     unchanged: int = 0
     """Items whose stored value already equals the function's: not written."""
     already_done: int = 0
@@ -63,7 +63,8 @@ class Tally:
     deleted: int = 0
     raced: int = 0
     """Writes refused because an event reached the item between the read and the write."""
-    history_points: int = 0
+    stretches: int = 0
+    """History stretches recorded: contacts the daily run saw for the first time since events."""
     scheduled: int = 0
     """Contacts given their next due instant."""
     expiries: int = 0

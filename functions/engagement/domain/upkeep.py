@@ -105,6 +105,8 @@ class UpkeepReport:
     funnel_updates: int = 0
     failed: dict[str, StoreError] = field(default_factory=dict)
     """User id -> why its upkeep did not finish (the caller makes it retry)."""
+    unsettled: dict[str, BandTransition] = field(default_factory=dict)
+    """Published band changes left for the caller to settle (``Upkeep.settle_later``)."""
 
 
 def _unpaced() -> None:
@@ -123,6 +125,10 @@ class Upkeep:
     """Move contacts between percentile buckets. The daily run does (once per contact whose key
     changed that day); the scorer does not: a move is a three-item transaction, and doing it on
     every batch would more than double the scorer's writes for a summary a day fresh enough."""
+    settle_later: bool = False
+    """Leave a published change pending, in ``report.unsettled``, for the caller's next write
+    to the contact to settle (the daily run's schedule write): one write fewer per change. A
+    contact whose next change waits on it is settled here, so that change can go out."""
 
     def count_funnel(self, stages: PairStages) -> None:
         if stages.uncounted:
@@ -161,7 +167,7 @@ class Upkeep:
                     pending[user] = transition
                 if waiting:
                     blocked.append(user)
-            self._publish(pending)
+            self._publish(pending, settle_now=set(blocked))
             todo = []
             for user in blocked:
                 if user in self.report.failed:
@@ -212,7 +218,7 @@ class Upkeep:
             record = fresh
         raise StoreError(f"contact {user} kept changing under concurrent upkeep", retryable=True)
 
-    def _publish(self, pending: Mapping[str, BandTransition]) -> None:
+    def _publish(self, pending: Mapping[str, BandTransition], settle_now: set[str]) -> None:
         if not pending:
             return
         try:
@@ -223,6 +229,9 @@ class Upkeep:
             return
         self.report.published += len(pending)
         for user, transition in pending.items():
+            if self.settle_later and user not in settle_now:
+                self.report.unsettled[user] = transition
+                continue
             try:
                 self.pace()
                 self.store.settle_transition(transition)

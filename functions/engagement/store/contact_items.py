@@ -6,11 +6,14 @@ aggregates table, per-user aggregate (pk "U#<user_id>", sk "#USER"), beyond ``it
     seg             "<band>#<shard>": the segments index's partition key (sharded so a busy band
                     never concentrates index writes on one partition)
     pending         JSON of a band change written but not yet confirmed published
-    hday, hscore    the last history point's day and score
+    hver            the aggregate version whose state the latest history stretch holds
 per-(user, item) aggregate: fn   funnel stages this engagement was counted in (string set)
 percentile histogram:  pk "PCT#<shard>"       sk "B#<bucket>"   n = contacts in the bucket
 campaign funnel:       pk "FUNNEL#<item_id>"  sk "S#<shard>"    n_<stage> = contacts reaching it
-history table:         pk "U#<user_id>"       sk "H#<YYYY-MM-DD>"   score, band, components, expires_at
+history table:         pk "U#<user_id>"       sk "S#<YYYY-MM-DD>"   a stretch: the contact's state
+                       (the per-user aggregate's attributes) as that day's run read it, at_ms, expires_at
+                       sk "H#<YYYY-MM-DD>"   a point stored before stretches existed: score, band,
+                       components, expires_at (read as it is; never written any more)
 """
 
 from __future__ import annotations
@@ -26,14 +29,19 @@ from engagement.domain.contact_records import (
     BandState,
     BandTransition,
     ContactRecord,
-    HistoryMark,
     HistoryPoint,
     PairStages,
     SegmentMember,
 )
 from engagement.domain.event_types import EventType
-from engagement.store.items import COUNT_PREFIX, PAIR_SK_PREFIX, USER_SK, contact_state_from_item
-from engagement.store.wire import to_decimal
+from engagement.domain.history import Stretch
+from engagement.store.items import (
+    COUNT_PREFIX,
+    PAIR_SK_PREFIX,
+    USER_SK,
+    contact_state_attributes,
+    contact_state_from_item,
+)
 
 # Shard counts are part of the stored format: changing one means rebuilding what it shards.
 PERCENTILE_SHARDS = 4
@@ -42,9 +50,10 @@ SEGMENT_SHARDS = 4
 
 BUCKET = "pb"
 BAND, BAND_SCORE, BAND_SINCE, SEGMENT, PENDING = "band", "band_score", "band_since", "seg", "pending"
-HISTORY_DAY, HISTORY_SCORE = "hday", "hscore"
+STRETCH_VERSION = "hver"
 FUNNEL_COUNTED = "fn"
 HISTORY_SK_PREFIX = "H#"
+STRETCH_SK_PREFIX = "S#"
 
 
 def shard_of(user_id: str, shards: int) -> int:
@@ -60,8 +69,8 @@ def funnel_key(item_id: str, shard: int) -> dict[str, str]:
     return {"pk": f"FUNNEL#{item_id}", "sk": f"S#{shard}"}
 
 
-def history_key(user_id: str, day: str) -> dict[str, str]:
-    return {"pk": f"U#{user_id}", "sk": f"{HISTORY_SK_PREFIX}{day}"}
+def stretch_key(user_id: str, day: str) -> dict[str, str]:
+    return {"pk": f"U#{user_id}", "sk": f"{STRETCH_SK_PREFIX}{day}"}
 
 
 def segment_partition(band: str, shard: int) -> str:
@@ -76,15 +85,12 @@ def contact_record_from_item(item: Mapping[str, Any]) -> ContactRecord:
     band = None
     if item.get(BAND) is not None:
         band = BandState(band=str(item[BAND]), score=float(item[BAND_SCORE]), since_ms=int(item[BAND_SINCE]))
-    history = None
-    if item.get(HISTORY_DAY) is not None:
-        history = HistoryMark(day=str(item[HISTORY_DAY]), score=float(item[HISTORY_SCORE]))
     return ContactRecord(
         state=contact_state_from_item(item),
         bucket=None if item.get(BUCKET) is None else int(item[BUCKET]),
         band=band,
         pending=None if item.get(PENDING) is None else BandTransition.from_json(str(item[PENDING])),
-        history=history,
+        stretch_version=None if item.get(STRETCH_VERSION) is None else int(item[STRETCH_VERSION]),
     )
 
 
@@ -104,16 +110,25 @@ def is_contact_item(item: Mapping[str, Any]) -> bool:
     return item.get("sk") == USER_SK
 
 
-def history_item(user_id: str, point: HistoryPoint, expires_at_s: int) -> dict[str, Any]:
+def stretch_item(user_id: str, stretch: Stretch, expires_at_s: int) -> dict[str, Any]:
     return {
-        **history_key(user_id, point.day),
+        **contact_state_attributes(stretch.state),
+        **stretch_key(user_id, stretch.day),
+        "at_ms": stretch.at_ms,
         "expires_at": expires_at_s,
-        "at_ms": point.at_ms,
-        "score": to_decimal(point.score),
-        "band": point.band,
-        # JSON text: the components are read back whole, never queried, and floats stay exact.
-        "components": json.dumps(dict(point.components), separators=(",", ":"), sort_keys=True),
     }
+
+
+def stretch_from_item(item: Mapping[str, Any]) -> Stretch:
+    return Stretch(
+        day=str(item["sk"]).removeprefix(STRETCH_SK_PREFIX),
+        at_ms=int(item["at_ms"]),
+        state=contact_state_from_item(item),
+    )
+
+
+def is_stretch_item(item: Mapping[str, Any]) -> bool:
+    return str(item.get("sk", "")).startswith(STRETCH_SK_PREFIX)
 
 
 def history_point_from_item(item: Mapping[str, Any]) -> HistoryPoint:

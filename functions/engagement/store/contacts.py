@@ -21,14 +21,13 @@ from engagement.domain.aggregates import AggregateKey, ObservedEvent
 from engagement.domain.contact_records import (
     BandTransition,
     ContactRecord,
-    HistoryMark,
-    HistoryPoint,
     PairStages,
     SegmentMember,
     SegmentPage,
 )
 from engagement.domain.errors import StoreError
 from engagement.domain.event_types import EventType
+from engagement.domain.history import StoredHistory, Stretch, stretch_expires_at_s
 from engagement.settings import RETENTION_DAYS
 from engagement.store.contact_items import (
     BAND,
@@ -37,23 +36,25 @@ from engagement.store.contact_items import (
     BUCKET,
     FUNNEL_COUNTED,
     FUNNEL_SHARDS,
-    HISTORY_DAY,
-    HISTORY_SCORE,
     HISTORY_SK_PREFIX,
     PENDING,
     PERCENTILE_SHARDS,
     SEGMENT,
     SEGMENT_SHARDS,
+    STRETCH_SK_PREFIX,
+    STRETCH_VERSION,
     contact_record_from_item,
     funnel_attribute,
     funnel_key,
-    history_item,
     history_point_from_item,
+    is_stretch_item,
     pair_stages_from_item,
     percentile_key,
     segment_member_from_item,
     segment_partition,
     shard_of,
+    stretch_from_item,
+    stretch_item,
 )
 from engagement.store.items import DUE_MS, DUE_PK, aggregate_key_attrs, due_partition
 from engagement.store.wire import (
@@ -310,53 +311,92 @@ class ContactStore:
 
     # ------------------------------------------------------------------- history
 
-    def record_history(self, user_id: str, point: HistoryPoint) -> None:
-        """Write a day's point in the history table, where TTL retires it. The contact's mark
-        of its last point is set by ``schedule``, in the write that schedules its next change.
-        A retry rewrites the same point (a put of identical content): idempotent."""
-        expires_at_s = (point.at_ms + self._history_retention_ms) // 1000
-        with translating("writing a history point"):
+    def record_stretch(self, user_id: str, stretch: Stretch) -> None:
+        """Write the state a daily run saw, from its day on (``domain.history``). The contact's
+        mark of it is set by ``schedule``, in the write that schedules its next change. A retry
+        on the same day rewrites the same key: idempotent.
+
+        TTL retires it once no point it can produce is still kept."""
+        expires_at_s = stretch_expires_at_s(stretch, self._history_retention_ms)
+        with translating("recording a history stretch"):
             self._client.put_item(
-                TableName=self._history, Item=serialize(history_item(user_id, point, expires_at_s))
+                TableName=self._history, Item=serialize(stretch_item(user_id, stretch, expires_at_s))
             )
 
-    def schedule(self, user_id: str, *, version: int, due_ms: int, mark: HistoryMark | None) -> bool:
-        """Move the contact to its next due instant in the due index, with the mark of the
-        history point just written (if any): one write. Refused when an event reached the
-        aggregate since it was read at ``version``: the scorer made it due again, and the next
-        run reconciles it with that event."""
+    def schedule(
+        self,
+        user_id: str,
+        *,
+        version: int,
+        due_ms: int,
+        stretch_recorded: bool,
+        settle: BandTransition | None,
+    ) -> bool:
+        """Move the contact to its next due instant in the due index, marking the history stretch
+        just recorded (if any) and settling the band change just published (if any): one write.
+        Refused when an event reached the aggregate since it was read at ``version``: the scorer
+        made it due again, and the next run reconciles it with that event."""
         expr = Expression()
         sets = [
             f"{expr.name(DUE_PK)} = {expr.value(due_partition(user_id))}",
             f"{expr.name(DUE_MS)} = {expr.value(due_ms)}",
         ]
-        if mark is not None:
-            sets += [
-                f"{expr.name(HISTORY_DAY)} = {expr.value(mark.day)}",
-                f"{expr.name(HISTORY_SCORE)} = {expr.value(to_decimal(mark.score))}",
-            ]
+        if stretch_recorded:
+            sets.append(f"{expr.name(STRETCH_VERSION)} = {expr.value(version)}")
+        update = f"SET {', '.join(sets)}"
+        condition = f"attribute_exists({expr.name('pk')}) AND {expr.name('ver')} = {expr.value(version)}"
+        if settle is not None:
+            pending = expr.name(PENDING)
+            update += f" REMOVE {pending}"
+            condition += f" AND {pending} = {expr.value(settle.to_json())}"
         return self._conditional_update(
-            AggregateKey(user_id),
-            f"SET {', '.join(sets)}",
-            f"attribute_exists({expr.name('pk')}) AND {expr.name('ver')} = {expr.value(version)}",
-            expr,
-            "scheduling a contact",
+            AggregateKey(user_id), update, condition, expr, "scheduling a contact"
         )
 
-    def history(self, user_id: str, *, first_day: str, last_day: str) -> list[HistoryPoint]:
+    def history(self, user_id: str, *, first_day: str, last_day: str) -> StoredHistory:
+        """The stretches in force from the day before ``first_day`` to ``last_day`` (the one
+        that started before it included), and any points stored before stretches existed."""
+        partition = f"U#{user_id}"
         expr = Expression()
-        low, high = expr.value(HISTORY_SK_PREFIX + first_day), expr.value(HISTORY_SK_PREFIX + last_day)
-        condition = (
-            f"{expr.name('pk')} = {expr.value(f'U#{user_id}')} AND {expr.name('sk')} BETWEEN {low} AND {high}"
-        )
-        items = query_all(
+        low, high = expr.value(STRETCH_SK_PREFIX + first_day), expr.value(STRETCH_SK_PREFIX + last_day)
+        in_range = query_all(
             self._client,
             "reading history",
             TableName=self._history,
-            KeyConditionExpression=condition,
+            KeyConditionExpression=(
+                f"{expr.name('pk')} = {expr.value(partition)} AND {expr.name('sk')} BETWEEN {low} AND {high}"
+            ),
             **expr.params(),
         )
-        return [history_point_from_item(item) for item in items]
+        expr = Expression()
+        with translating("reading history"):
+            earlier = self._client.query(
+                TableName=self._history,
+                KeyConditionExpression=(
+                    f"{expr.name('pk')} = {expr.value(partition)} AND {expr.name('sk')} < "
+                    f"{expr.value(STRETCH_SK_PREFIX + first_day)}"
+                ),
+                ScanIndexForward=False,
+                Limit=1,  # the stretch in force the day before (stretches sort after points)
+                **expr.params(),
+            ).get("Items", [])
+        stretches = [
+            stretch_from_item(item)
+            for item in (*(deserialize(i) for i in earlier), *in_range)
+            if is_stretch_item(item)
+        ]
+        expr = Expression()
+        low, high = expr.value(HISTORY_SK_PREFIX), expr.value(HISTORY_SK_PREFIX + last_day)
+        legacy = query_all(
+            self._client,
+            "reading history",
+            TableName=self._history,
+            KeyConditionExpression=(
+                f"{expr.name('pk')} = {expr.value(partition)} AND {expr.name('sk')} BETWEEN {low} AND {high}"
+            ),
+            **expr.params(),
+        )
+        return StoredHistory(stretches=stretches, legacy=[history_point_from_item(i) for i in legacy])
 
     # ------------------------------------------------------------------- helpers
 

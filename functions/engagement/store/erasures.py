@@ -18,14 +18,17 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from engagement.domain.erasure import Erasure, Status
-from engagement.store.wire import ConditionFailed, Expression, deserialize, serialize, translating
+from engagement.store.wire import (
+    ConditionFailed,
+    Expression,
+    batch_get_all,
+    deserialize,
+    serialize,
+    translating,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-
-BATCH_GET_LIMIT = 100
-"""Keys per BatchGetItem call (DynamoDB's limit)."""
-UNPROCESSED_ATTEMPTS = 5
 
 
 def _erasure(item: Mapping[str, Any]) -> Erasure:
@@ -63,29 +66,9 @@ class ErasureStore:
 
     def get_many(self, hashes: Iterable[str]) -> dict[str, Erasure]:
         """The erasures among ``hashes``, by hash; one batched, consistent read per 100."""
-        wanted = sorted(set(hashes))
-        found: dict[str, Erasure] = {}
-        for start in range(0, len(wanted), BATCH_GET_LIMIT):
-            keys: list[dict[str, Any]] = [
-                serialize({"pk": h}) for h in wanted[start : start + BATCH_GET_LIMIT]
-            ]
-            for _ in range(UNPROCESSED_ATTEMPTS):
-                with translating("reading erasures"):
-                    answer = self._client.batch_get_item(
-                        RequestItems={self._table: {"Keys": keys, "ConsistentRead": True}}
-                    )
-                for raw in answer.get("Responses", {}).get(self._table, []):
-                    erasure = _erasure(deserialize(raw))
-                    found[erasure.hashed] = erasure
-                unprocessed: Any = answer.get("UnprocessedKeys") or {}
-                keys = list((unprocessed.get(self._table) or {}).get("Keys") or [])
-                if not keys:
-                    break
-            else:
-                from engagement.domain.errors import StoreError  # noqa: PLC0415
-
-                raise StoreError("erasures could not all be read (throttled)", retryable=True)
-        return found
+        keys = [{"pk": h} for h in sorted(set(hashes))]
+        found = batch_get_all(self._client, "reading erasures", {self._table: keys}, consistent=True)
+        return {e.hashed: e for e in (_erasure(item) for item in found.get(self._table, []))}
 
     def begin(self, erasure: Erasure) -> bool:
         """Record a new erasure, before any data is removed: from this write on, the person's

@@ -189,6 +189,32 @@ def aggregate_from_item(item: Mapping[str, Any]) -> Aggregate:
     )
 
 
+def contact_state_attributes(state: ContactState) -> dict[str, Any]:
+    """The per-user aggregate's attributes that hold ``state``, keys included: what
+    ``contact_state_from_item`` reads back as the same state (a history stretch stores them)."""
+    item: dict[str, Any] = {
+        "pk": f"U#{state.user_id}",
+        "sk": USER_SK,
+        "uid": state.user_id,
+        "first_ms": state.first_ms,
+        "last_ms": state.last_ms,
+    }
+    if state.value_sum:
+        item["vsum"] = Decimal(state.value_sum)
+    if state.opt_out_reason is not None:
+        item[OPT_OUT_REASON] = state.opt_out_reason
+    for event_type, count in state.counts.items():
+        item[f"{COUNT_PREFIX}{event_type.value}"] = count
+    for event_type, first in state.first_by_type.items():
+        item[f"{FIRST_PREFIX}{event_type.value}"] = first
+    for event_type, last in state.last_by_type.items():
+        item[f"{LAST_PREFIX}{event_type.value}"] = last
+    for event_type, epochs in state.decay_accumulators.items():
+        for epoch, units in epochs.items():
+            item[decay_attribute(event_type, epoch)] = int(units)
+    return item
+
+
 def contact_state_from_item(item: Mapping[str, Any]) -> ContactState:
     """The contact read model from a per-user aggregate item (any projection holding its
     counts, bounds and accumulators)."""

@@ -29,15 +29,12 @@ from engagement.store.overview_counts import (
     hour_sk,
     latest_run_key,
 )
-from engagement.store.wire import Expression, deserialize, query_all, serialize, translating
+from engagement.store.wire import Expression, batch_get_all, query_all
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_sqs import SQSClient
 
-BATCH_GET_KEYS = 100
-"""DynamoDB's limit of keys per BatchGetItem."""
-BATCH_GET_ATTEMPTS = 5
 JOBS = ("decay", "cleanup", "fit")
 
 
@@ -99,23 +96,7 @@ class OverviewReader:
         return [CampaignReach(item_id, stages[item_id]) for item_id in ids]
 
     def _batch_get(self, keys: Mapping[str, Sequence[dict[str, str]]]) -> dict[str, list[dict[str, Any]]]:
-        """Every existing item among ``keys`` (table -> keys), 100 keys a call, unprocessed keys
-        asked again (DynamoDB returns them under load rather than failing the call)."""
-        pending = [(table, key) for table, table_keys in keys.items() for key in table_keys if table]
-        found: dict[str, list[dict[str, Any]]] = {}
-        for start in range(0, len(pending), BATCH_GET_KEYS):
-            request: dict[str, Any] = {}
-            for table, key in pending[start : start + BATCH_GET_KEYS]:
-                request.setdefault(table, {"Keys": []})["Keys"].append(serialize(key))
-            for _ in range(BATCH_GET_ATTEMPTS):
-                with translating("reading the overview"):
-                    answer = self._client.batch_get_item(RequestItems=request)
-                for table, items in answer.get("Responses", {}).items():
-                    found.setdefault(table, []).extend(deserialize(item) for item in items)
-                request = dict(answer.get("UnprocessedKeys") or {})
-                if not request:
-                    break
-        return found
+        return batch_get_all(self._client, "reading the overview", keys)
 
 
 def _run(item: Mapping[str, Any]) -> RunSummary:

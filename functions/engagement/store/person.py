@@ -42,7 +42,6 @@ from engagement.store.contact_items import (
     BUCKET,
     FUNNEL_COUNTED,
     FUNNEL_SHARDS,
-    HISTORY_SK_PREFIX,
     PERCENTILE_SHARDS,
     funnel_attribute,
     funnel_key,
@@ -365,9 +364,11 @@ class PersonStore:
         for item in self._partition(self._history, f"U#{user_id}", "finding a person's history"):
             if not has_time():
                 return False
-            if str(item["sk"]) > f"{HISTORY_SK_PREFIX}{last_day}":
+            # A point or a stretch ("H#<day>", "S#<day>") from a run after the erasure's instant
+            # holds only what came after it.
+            if str(item["sk"]).partition("#")[2] > last_day:
                 continue
-            with translating("erasing a history point"):
+            with translating("erasing a history item"):
                 self._client.delete_item(
                     TableName=self._history, Key=serialize({"pk": item["pk"], "sk": item["sk"]})
                 )

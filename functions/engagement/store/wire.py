@@ -106,6 +106,41 @@ def query_all(client: DynamoDBClient, doing: str, **request: Any) -> list[dict[s
             return found
 
 
+BATCH_GET_KEYS = 100
+"""DynamoDB's limit of keys per BatchGetItem call."""
+BATCH_GET_ATTEMPTS = 5
+
+
+def batch_get_all(
+    client: DynamoDBClient,
+    doing: str,
+    keys: Mapping[str, Sequence[Mapping[str, Any]]],
+    *,
+    consistent: bool = False,
+) -> dict[str, list[dict[str, Any]]]:
+    """Every existing item among ``keys`` (table -> plain keys), deserialized, by table: 100 keys
+    a call, unprocessed keys asked again (DynamoDB returns them under load rather than failing
+    the call); still unprocessed after a few attempts, a retryable ``StoreError``."""
+    pending = [(table, key) for table, table_keys in keys.items() for key in table_keys if table]
+    found: dict[str, list[dict[str, Any]]] = {}
+    for start in range(0, len(pending), BATCH_GET_KEYS):
+        request: dict[str, Any] = {}
+        for table, key in pending[start : start + BATCH_GET_KEYS]:
+            entry = request.setdefault(table, {"Keys": [], "ConsistentRead": consistent})
+            entry["Keys"].append(serialize(dict(key)))
+        for _ in range(BATCH_GET_ATTEMPTS):
+            with translating(doing):
+                answer = client.batch_get_item(RequestItems=request)
+            for table, items in answer.get("Responses", {}).items():
+                found.setdefault(table, []).extend(deserialize(item) for item in items)
+            request = dict(answer.get("UnprocessedKeys") or {})
+            if not request:
+                break
+        else:
+            raise StoreError(f"{doing}: DynamoDB left keys unread (throttled)", retryable=True)
+    return found
+
+
 def _code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
