@@ -76,6 +76,7 @@ from engagement.store.contact_items import (
     PERCENTILE_SHARDS,
     SEGMENT,
     SEGMENT_SHARDS,
+    STRETCH_AT,
     STRETCH_VERSION,
     is_stretch_item,
     percentile_key,
@@ -600,6 +601,7 @@ def _populate(table: str, engagements: int, contacts: int, *, steady: bool) -> d
                     BAND_SINCE: last_run_ms,
                     SEGMENT: segment_partition(band, shard_of(user, SEGMENT_SHARDS)),
                     STRETCH_VERSION: item["ver"],
+                    STRETCH_AT: seen_ms,
                     DUE_PK: due_partition(user),
                     DUE_MS: next_due_ms(state, last_run_ms, band, config),
                 }

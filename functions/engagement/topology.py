@@ -33,9 +33,10 @@ class IndexSpec:
     """Non-key attributes copied into the index (INCLUDE): only what its readers need, since
     every change to a projected attribute is another index write."""
     number_keys: tuple[str, ...] = ()
-    projection: Literal["INCLUDE", "KEYS_ONLY"] = "INCLUDE"
+    projection: Literal["INCLUDE", "KEYS_ONLY", "ALL"] = "INCLUDE"
     """KEYS_ONLY (``projected`` stays empty): the index finds items, its reader gets them from the
-    table; a write to the item costs the index nothing unless it moves the index's keys."""
+    table; a write to the item costs the index nothing unless it moves the index's keys. ALL
+    only for a retired index kept through an upgrade (``RETIRED_INDEXES``)."""
 
 
 @dataclass(frozen=True)
@@ -384,7 +385,7 @@ DUE_SHARDS = 16
 """Partitions of the due index; the daily run works one shard per segment. Part of the stored
 format: changing it means moving every contact's ``due_pk``."""
 DUE = IndexSpec(
-    name="due",
+    name="due-keys",
     partition_key="due_pk",
     sort_key="due_ms",
     number_keys=("due_ms",),
@@ -396,6 +397,22 @@ DUE = IndexSpec(
     projected=(),
     projection="KEYS_ONLY",
 )
+RETIRED_INDEXES: dict[str, tuple[IndexSpec, ...]] = {
+    "aggregates": (
+        IndexSpec(
+            name="due",
+            partition_key="due_pk",
+            sort_key="due_ms",
+            number_keys=("due_ms",),
+            projected=(),
+            projection="ALL",
+        ),
+    )
+}
+"""By table key: indexes no reader uses any more, which a stack deployed before their
+replacement still has. DynamoDB creates or deletes one index per table update, so such a stack
+is upgraded in two deploys (docs/deploy.md): the first keeps these (``-c keep_retired_indexes=
+true``) and adds their replacements, the second drops them. The local runner never has them."""
 AGGREGATES = TableSpec(
     key="aggregates",
     partition_key="pk",

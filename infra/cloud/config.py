@@ -30,6 +30,7 @@ STAGES_CONTEXT_KEY = "stages"
 ALARM_EMAIL_CONTEXT_KEY = "alarm_email"
 ALARM_TOPIC_ARN_CONTEXT_KEY = "alarm_topic_arn"
 TOPIC_PUBLISHERS_CONTEXT_KEY = "topic_publishers"
+KEEP_RETIRED_INDEXES_CONTEXT_KEY = "keep_retired_indexes"
 
 _E = TypeVar("_E", logs.RetentionDays, RemovalPolicy)
 
@@ -72,6 +73,9 @@ class StageConfig:
     topic_publishers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     """By ``TopicSpec.key``: the AWS service principals allowed to publish to the topic (an End
     User Messaging configuration set, say). Not per stage: read from the context's top level."""
+    keep_retired_indexes: bool = False
+    """Keep the indexes ``engagement.topology.RETIRED_INDEXES`` names: the first of the two
+    deploys that upgrade a stack made before their replacement (``-c keep_retired_indexes=true``)."""
 
 
 def stage_from_context(node: Node) -> StageConfig:
@@ -99,6 +103,11 @@ def stage_from_context(node: Node) -> StageConfig:
     alarm_topic_arn = node.try_get_context(ALARM_TOPIC_ARN_CONTEXT_KEY)
     if alarm_topic_arn:
         config = replace(config, alarm_topic_arn=_topic_arn(str(alarm_topic_arn)))
+    keep = node.try_get_context(KEEP_RETIRED_INDEXES_CONTEXT_KEY)
+    if keep is not None:
+        # On the command line (-c key=true) context values are strings.
+        flag = {"true": True, "false": False}.get(keep, keep) if isinstance(keep, str) else keep
+        config = replace(config, keep_retired_indexes=_bool(flag, KEEP_RETIRED_INDEXES_CONTEXT_KEY))
     return config
 
 

@@ -20,7 +20,15 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from engagement.topology import BusSpec, IndexSpec, SecretSpec, TableSpec, TopicSpec, Topology
+from engagement.topology import (
+    RETIRED_INDEXES,
+    BusSpec,
+    IndexSpec,
+    SecretSpec,
+    TableSpec,
+    TopicSpec,
+    Topology,
+)
 from infra.cloud.config import StageConfig
 from infra.cloud.nag import acknowledge
 from infra.cloud.naming import (
@@ -141,7 +149,7 @@ class StatefulStack(Stack):
             encryption=dynamodb.TableEncryptionV2.aws_managed_key(),
             deletion_protection=stage.deletion_protection,
             removal_policy=RemovalPolicy.RETAIN,
-            global_secondary_indexes=[_index(index) for index in spec.indexes],
+            global_secondary_indexes=[_index(index) for index in table_indexes(spec, stage)],
         )
         CfnOutput(self, f"{table_id(spec.key)}Name", value=table.table_name, description=spec.env_var)
         return table
@@ -309,6 +317,12 @@ class StatefulStack(Stack):
             )
         )
         return topic
+
+
+def table_indexes(spec: TableSpec, stage: StageConfig) -> tuple[IndexSpec, ...]:
+    """The table's indexes, with the retired ones while a stack is upgraded (``RETIRED_INDEXES``)."""
+    retired = RETIRED_INDEXES.get(spec.key, ()) if stage.keep_retired_indexes else ()
+    return (*spec.indexes, *retired)
 
 
 def _index(spec: IndexSpec) -> dynamodb.GlobalSecondaryIndexPropsV2:

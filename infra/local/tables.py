@@ -68,8 +68,8 @@ def _index(index: IndexSpec) -> dict[str, Any]:
             {"AttributeName": index.sort_key, "KeyType": "RANGE"},
         ],
         "Projection": (
-            {"ProjectionType": "KEYS_ONLY"}
-            if index.projection == "KEYS_ONLY"
+            {"ProjectionType": index.projection}
+            if index.projection != "INCLUDE"
             else {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(index.projected)}
         ),
     }

@@ -93,3 +93,24 @@ def test_topic_publishers_are_service_principals_of_declared_topics() -> None:
         assert set(stage.topic_publishers) <= declared
     with pytest.raises(ValueError, match="service principals"):
         parse_stages({"dev": _stage()}, {"x": ["arn:aws:iam::123456789012:root"]})
+
+
+def test_an_upgrade_keeps_the_retired_indexes_for_one_deploy_only_when_asked() -> None:
+    from engagement.topology import AGGREGATES, RETIRED_INDEXES
+    from infra.cloud.stateful import table_indexes
+
+    plain = stage_from_context(App().node)
+    assert plain.keep_retired_indexes is False
+    assert [i.name for i in table_indexes(AGGREGATES, plain)] == [i.name for i in AGGREGATES.indexes]
+    for flag in ("true", True):
+        upgrading = stage_from_context(App(context={"keep_retired_indexes": flag}).node)
+        names = [i.name for i in table_indexes(AGGREGATES, upgrading)]
+        assert names == [
+            *(i.name for i in AGGREGATES.indexes),
+            *(i.name for i in RETIRED_INDEXES["aggregates"]),
+        ]
+    # The retired index is the one a stack from before has; its replacement has another name.
+    assert {i.name for i in RETIRED_INDEXES["aggregates"]} == {"due"}
+    assert "due" not in {i.name for i in AGGREGATES.indexes}
+    with pytest.raises(ValueError, match="keep_retired_indexes"):
+        stage_from_context(App(context={"keep_retired_indexes": "yes"}).node)

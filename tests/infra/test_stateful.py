@@ -107,8 +107,8 @@ def test_table_matches_its_spec(dev: Synthesized, key: str) -> None:
             {"AttributeName": index.sort_key, "KeyType": "RANGE"},
         ]
         assert indexes[index.name]["Projection"] == (
-            {"ProjectionType": "KEYS_ONLY"}
-            if index.projection == "KEYS_ONLY"
+            {"ProjectionType": index.projection}
+            if index.projection != "INCLUDE"
             else {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(index.projected)}
         )
         for attribute in (index.partition_key, index.sort_key):

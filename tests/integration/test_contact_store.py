@@ -256,17 +256,25 @@ def test_scheduling_marks_the_stretch_and_settles_the_published_change_in_one_wr
     transition = BandTransition("a", None, BandState("hot", 0.9, T0))
     assert contacts.change_band(transition)
     version = version_of("a")
-    assert contacts.schedule("a", version=version, due_ms=T0 + DAY, stretch_recorded=True, settle=transition)
+    seeded = contacts.get_contact("a")
+    assert seeded is not None
+    assert seeded.unseen_ms == T0 + 1000  # when its event reached the log (recorded_s)
+    stretch = Stretch("2026-11-02", T0 + DAY, seeded.state)
+    assert contacts.schedule("a", version=version, due_ms=T0 + DAY, stretch=stretch, settle=transition)
     record = contacts.get_contact("a")
     assert record is not None
-    assert (record.stretch_version, record.pending) == (version, None)
+    assert (record.stretch_version, record.stretch_at_ms, record.pending) == (version, T0 + DAY, None)
+    assert record.unseen_ms is None  # the events are in the recorded stretch
+    assert not record.has_unrecorded_state
     # Refused once an event reached the aggregate since it was read: it stays due.
     deps.store().apply(AggregateDelta(AggregateKey("a"), (event(2, T0 + DAY, EventType.QUERY, user="a"),)))
     later = T0 + 2 * DAY
-    assert not contacts.schedule("a", version=version, due_ms=later, stretch_recorded=True, settle=None)
+    assert not contacts.schedule("a", version=version, due_ms=later, stretch=stretch, settle=None)
     record = contacts.get_contact("a")
     assert record is not None
     assert record.stretch_version == version
+    assert record.has_unrecorded_state
+    assert record.unseen_ms == T0 + 2000  # that event's arrival
 
 
 def version_of(user: str) -> int:

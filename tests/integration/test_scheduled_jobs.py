@@ -452,14 +452,15 @@ def test_decay_moves_bands_publishes_the_change_and_keeps_a_daily_history(
     assert [(d["old_band"], d["new_band"]) for d in changes] == [(None, "hot"), ("hot", "churning")]
     assert [d["at"] for d in changes] == ["2026-11-21T00:00:00Z", "2027-01-20T00:00:00Z"]
     # The history has a point for every day the score moved, missed runs or not: it is
-    # evaluated, not written by the runs.
+    # evaluated, not written by the runs, from the first run after the events reached the log.
     clock.set(later + timedelta(minutes=5))
     history = call("GET", "/v1/users/c1/history?from=2026-11-01&to=2027-01-31").body["points"]
+    first = RUN - timedelta(days=1)
     reads = {
-        (RUN + timedelta(days=n)).date().isoformat(): call(
-            "GET", f"/v1/users/c1/score?as_of={rfc3339(RUN + timedelta(days=n))}"
+        (first + timedelta(days=n)).date().isoformat(): call(
+            "GET", f"/v1/users/c1/score?as_of={rfc3339(first + timedelta(days=n))}"
         ).body
-        for n in range(61)
+        for n in range(62)
     }
     moved, before = [], None
     for day, read in reads.items():
@@ -467,7 +468,7 @@ def test_decay_moves_bands_publishes_the_change_and_keeps_a_daily_history(
             moved.append(day)
         before = round(read["score"], 1)
     assert [p["date"] for p in history] == moved
-    assert moved[0] == "2026-11-21"
+    assert moved[0] == "2026-11-20"
     for point in history:
         read = reads[point["date"]]
         assert abs(point["score"] - read["score"]) <= 0.05 + 1e-9  # what the API says then
@@ -487,3 +488,52 @@ def test_a_contact_whose_score_stopped_moving_gets_no_new_point(tables: dict[str
         summary = run_job("decay", RUN + timedelta(days=1))
     assert summary["examined"] == 0  # not even read: nothing about it is due
     assert writes[tables["history"]] == 0
+
+
+def history_scores(user: str, first: str, last: str) -> dict[str, float]:
+    body = call("GET", f"/v1/users/{user}/history?from={first}&to={last}").body
+    return {p["date"]: p["score"] for p in body["points"]}
+
+
+def test_days_after_new_events_follow_them_before_the_run_records_them_and_across_missed_runs(
+    tables: dict[str, str], clock: ManualClock
+) -> None:
+    engaged_contact("c1", RUN - timedelta(days=2))
+    for n in range(10):
+        run_job("decay", RUN + timedelta(days=n))
+    # Conversions on day 9 at 10:00; the runs of days 10 to 13 are missed.
+    engage("spring", RUN + timedelta(days=9, hours=10), count=3, user="c1", kind=EventType.CONVERTED)
+    clock.set(RUN + timedelta(days=14, minutes=5))  # day 14's run has not reached the contact yet
+    truth = {
+        (RUN + timedelta(days=n)).date().isoformat(): call(
+            "GET", f"/v1/users/c1/score?as_of={rfc3339(RUN + timedelta(days=n))}"
+        ).body["score"]
+        for n in range(10, 15)
+    }
+    before = history_scores("c1", "2026-12-01", "2026-12-05")
+    assert before  # the conversions move the score every day
+    for day, score in before.items():
+        assert abs(score - truth[day]) <= 0.05 + 1e-9, day
+    run_job("decay", RUN + timedelta(days=14))
+    assert history_scores("c1", "2026-12-01", "2026-12-05") == before  # the run records the same
+
+
+def test_a_days_point_stays_when_its_run_is_repeated_after_a_later_event(
+    tables: dict[str, str], clock: ManualClock
+) -> None:
+    engaged_contact("c1", RUN - timedelta(days=2))
+    run_job("decay", RUN - timedelta(days=1))
+    run_job("decay", RUN)
+    clock.set(RUN + timedelta(hours=9))
+    before = history_scores("c1", "2026-11-20", "2026-11-21")
+    engage("spring", RUN + timedelta(hours=8), count=3, user="c1", kind=EventType.CONVERTED)
+    runs = boto3.client("dynamodb")
+    for item in runs.scan(TableName=tables["runs"])["Items"]:  # the run again, checkpoints gone
+        runs.delete_item(TableName=tables["runs"], Key={"pk": item["pk"], "sk": item["sk"]})
+    assert run_job("decay", RUN)["examined"] == 1
+    assert history_scores("c1", "2026-11-20", "2026-11-21") == before
+    # The conversions are in force from the next run.
+    clock.set(RUN + timedelta(days=1, minutes=5))
+    later = history_scores("c1", "2026-11-22", "2026-11-22")["2026-11-22"]
+    read = call("GET", f"/v1/users/c1/score?as_of={rfc3339(RUN + timedelta(days=1))}").body["score"]
+    assert abs(later - read) <= 0.05 + 1e-9

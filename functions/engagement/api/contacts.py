@@ -22,7 +22,7 @@ from engagement.api.person_state import absent
 from engagement.domain.bands import Band
 from engagement.domain.contact_queries import campaign_funnel, contact_score
 from engagement.domain.errors import FieldProblem, InvalidInput
-from engagement.domain.history import history_points
+from engagement.domain.history import StoredHistory, history_points, pending_stretch
 from engagement.domain.timefmt import to_ms
 from engagement.store.contacts import InvalidCursor
 
@@ -80,16 +80,22 @@ def get_history(user_id: UserId, from_date: FromDate = None, to_date: ToDate = N
     longest = deps.settings().history_retention_days
     if (last - first).days > longest:
         raise InvalidInput([FieldProblem("from", f"the range may span at most {longest} days")])
-    stored = deps.store().contacts.history(user_id, first_day=first.isoformat(), last_day=last.isoformat())
+    contacts = deps.store().contacts
+    now_ms = to_ms(at_or_now(None))
+    contact = contacts.get_contact(user_id)
+    stored = contacts.history(user_id, first_day=first.isoformat(), last_day=last.isoformat())
+    pending = None if contact is None else pending_stretch(contact, now_ms)
+    if pending is not None:  # events the daily run has not recorded yet: read from the contact
+        stored = StoredHistory([*stored.stretches, pending], stored.legacy)
     points = history_points(
         stored,
         first_day=first,
         last_day=last,
-        now_ms=to_ms(at_or_now(None)),
+        now_ms=now_ms,
         retention_days=longest,
         config=deps.scoring_with_models()[0],
     )
-    if not points and deps.store().contacts.get_contact(user_id) is None:
+    if not points and contact is None:
         raise absent(user_id, f"no engagement recorded for user {user_id}")
     return HistoryResponse(
         user_id=user_id, from_date=first, to_date=last, points=[HistoryPointOut.of(p) for p in points]

@@ -7,7 +7,7 @@ not matter; only applying an event twice would, and the store filters duplicates
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from engagement.domain.event_types import SUPPRESSION_TYPES, EventType
@@ -46,6 +46,10 @@ class AggregateDelta:
 
     key: AggregateKey
     events: tuple[ObservedEvent, ...]
+    applied_ms: int | None = None
+    """When the scorer applies it, on its clock (None: when its events reached the log). A
+    contact keeps the earliest such instant since the daily run last recorded its state: its
+    history takes the new state from the next run after it (``domain.history``)."""
 
     @property
     def counts(self) -> dict[EventType, int]:
@@ -76,7 +80,14 @@ class AggregateDelta:
         return max(found, key=lambda e: (e.occurred_ms, e.event_id)) if found else None
 
     def without(self, event_ids: set[str]) -> AggregateDelta:
-        return AggregateDelta(self.key, tuple(e for e in self.events if e.event_id not in event_ids))
+        return replace(self, events=tuple(e for e in self.events if e.event_id not in event_ids))
+
+    @property
+    def seen_ms(self) -> int:
+        """When the system first held these events: the scorer's instant, or their arrival."""
+        if self.applied_ms is not None:
+            return self.applied_ms
+        return min(e.recorded_s for e in self.events) * 1000
 
 
 @dataclass(frozen=True)
@@ -115,7 +126,7 @@ class Suppression:
     reason: str | None
 
 
-def plan_batch(events: Iterable[ObservedEvent]) -> list[AggregateDelta]:
+def plan_batch(events: Iterable[ObservedEvent], *, applied_ms: int | None = None) -> list[AggregateDelta]:
     """Fold a batch into one delta per aggregate touched: one write each, not one per event.
 
     Pair deltas come first, then user deltas, each in first-seen order, so a run is
@@ -130,4 +141,4 @@ def plan_batch(events: Iterable[ObservedEvent]) -> list[AggregateDelta]:
         seen.add(event.event_id)
         pairs.setdefault(AggregateKey(event.user_id, event.item_id), []).append(event)
         users.setdefault(AggregateKey(event.user_id), []).append(event)
-    return [AggregateDelta(key, tuple(group)) for key, group in (*pairs.items(), *users.items())]
+    return [AggregateDelta(key, tuple(group), applied_ms) for key, group in (*pairs.items(), *users.items())]

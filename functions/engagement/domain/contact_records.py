@@ -101,9 +101,20 @@ class ContactRecord:
     band: BandState | None = None
     pending: BandTransition | None = None
     """A band change stored but not yet confirmed published."""
+    version: int = 0
+    """The aggregate's write counter when read."""
     stretch_version: int | None = None
     """The aggregate version whose state the contact's latest history stretch holds (None: no
     stretch yet): the daily run records a new one when the aggregate moved past it."""
+    stretch_at_ms: int | None = None
+    """The instant the latest history stretch starts."""
+    unseen_ms: int | None = None
+    """When the earliest event the daily run has not seen reached the log (None: it saw all)."""
+
+    @property
+    def has_unrecorded_state(self) -> bool:
+        """Events reached the contact since its latest history stretch (or it has none)."""
+        return self.stretch_version != self.version
 
 
 @dataclass(frozen=True)

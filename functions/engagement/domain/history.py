@@ -2,10 +2,12 @@
 
 Between two events a contact's state does not change, so its daily history points follow from
 that state and the run instants (design decision 4). What the store keeps is one *stretch* per
-state the daily run saw: the contact's state as the first run after its events read it, from
-that run's day on, until the next stretch. Writing a point every day a score moved cost the
-daily run two writes per moving contact (the point and the contact's next due time): nine
-tenths of a quiet day's bill, for values a read can compute.
+state the daily run saw: the contact's state as the first run after its events read it, in
+force from the first run after those events reached the log, until the next stretch. Writing a
+point every day a score moved cost the daily run two writes per moving contact (the point and
+the contact's next due time): nine tenths of a quiet day's bill, for values a read can compute.
+Until the run records a contact's new state, a read evaluates the days after its events from
+the contact itself (``pending_stretch``).
 
 A point is the reading of day D's run (its instant, 00:00 UTC): the score to one decimal, the
 band and the components, from the stretch in force on D. It exists when that score differs
@@ -25,7 +27,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from engagement.domain.contact import ContactState
-from engagement.domain.contact_records import HistoryPoint
+from engagement.domain.contact_records import ContactRecord, HistoryPoint
 from engagement.domain.crm import CrmProfile
 from engagement.domain.scoring_config import DEFAULT_SCORING_CONFIG, ScoringConfig
 from engagement.domain.timefmt import from_ms
@@ -35,10 +37,11 @@ HISTORY_DECIMALS = 1
 """A point when the composite moved by at least 0.1 (in rounding): enough for a chart, and a
 contact idle for months stops producing points once its score stops moving."""
 MS_PER_DAY = 86_400_000
-STRETCH_HORIZON_DAYS = 400
-"""How long after its day a stretch still yields points: by then the score has long stopped
-moving (at 90 idle days even a saturated score is below 0.001). Days past it yield none, so an
-answer never depends on whether TTL has deleted the stretch yet."""
+DAILY_RUN_MS_OF_DAY = 0
+"""The daily run's time of day (its schedule: 00:00 UTC; a test holds the topology to it)."""
+SETTLE_SEARCH_MS = 100 * 365 * MS_PER_DAY
+"""How far ahead a stretch's last point is looked for: its score's rounding has settled long
+before (the slowest component, frequency, falls like 1 / days since the first event)."""
 
 
 @dataclass(frozen=True)
@@ -61,9 +64,65 @@ class StoredHistory:
     legacy: Sequence[HistoryPoint] = ()
 
 
-def stretch_expires_at_s(stretch: Stretch, retention_ms: int) -> int:
-    """When TTL may delete a stretch: its last possible point's day plus the retention."""
-    return (stretch.at_ms + STRETCH_HORIZON_DAYS * MS_PER_DAY + retention_ms) // 1000
+def stretch_expires_at_s(
+    stretch: Stretch, retention_ms: int, config: ScoringConfig = DEFAULT_SCORING_CONFIG
+) -> int:
+    """When TTL may delete a stretch: its last possible point plus the retention."""
+    return (settled_ms(stretch, config) + MS_PER_DAY + retention_ms) // 1000
+
+
+def settled_ms(stretch: Stretch, config: ScoringConfig = DEFAULT_SCORING_CONFIG) -> int:
+    """The first instant from which the stretch's score, to one decimal, no longer changes: no
+    point after it. The composite only falls between events, so its rounding does too, and the
+    instant is found by bisection against its value far ahead."""
+    profile = CrmProfile(config.crm)
+
+    def rounded(at_ms: int) -> float:
+        return round(profile.evaluate(stretch.state, at_ms).composite, HISTORY_DECIMALS)
+
+    low, high = stretch.at_ms, stretch.at_ms + SETTLE_SEARCH_MS
+    final = rounded(high)
+    if rounded(low) == final:
+        return low
+    while high - low > 1:
+        middle = (low + high) // 2
+        if rounded(middle) == final:
+            high = middle
+        else:
+            low = middle
+    return high
+
+
+def first_run_after(instant_ms: int, run_ms: int) -> int:
+    """The earliest daily run instant strictly after ``instant_ms`` (``run_ms``: any run)."""
+    return run_ms - MS_PER_DAY * ((run_ms - instant_ms - 1) // MS_PER_DAY)
+
+
+def latest_run_at(now_ms: int) -> int:
+    """The latest daily run instant at or before ``now_ms``."""
+    return now_ms - (now_ms - DAILY_RUN_MS_OF_DAY) % MS_PER_DAY
+
+
+def new_stretch_start(record: ContactRecord, run_ms: int) -> int:
+    """Where a stretch of the contact's current state starts, recorded by the run at ``run_ms``
+    (or imagined by a read, the latest run's): the first run after its unseen events reached the
+    log and after the latest stretch. Earlier than ``run_ms`` when runs were missed; the next
+    run's when the events arrived after this run's instant (the run reads them, but its day's
+    reading was due before they came), so a day never has two states."""
+    after = max(
+        -1 if record.unseen_ms is None else record.unseen_ms,
+        -1 if record.stretch_at_ms is None else record.stretch_at_ms,
+    )
+    return run_ms if after < 0 else first_run_after(after, run_ms)
+
+
+def pending_stretch(record: ContactRecord, now_ms: int) -> Stretch | None:
+    """The contact's current state as the stretch its next run will record, when it has one to
+    record: so the days after its latest events are read from them before that run."""
+    if not record.has_unrecorded_state:
+        return None
+    at_ms = new_stretch_start(record, latest_run_at(now_ms))
+    return Stretch(day=stretch_day(at_ms), at_ms=at_ms, state=record.state)
 
 
 def stretch_day(at_ms: int) -> str:
@@ -90,7 +149,7 @@ def history_points(
 
         def rounded(day: date) -> float | None:
             stretch = _in_force(stretches, day)
-            if stretch is None or (day - date.fromisoformat(stretch.day)).days > STRETCH_HORIZON_DAYS:
+            if stretch is None:
                 return None
             return round(profile.evaluate(stretch.state, _instant(stretch, day)).composite, HISTORY_DECIMALS)
 

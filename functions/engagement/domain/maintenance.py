@@ -37,7 +37,7 @@ from engagement.domain.contact import ContactState
 from engagement.domain.contact_records import BandTransition, ContactRecord
 from engagement.domain.crm import CrmProfile
 from engagement.domain.expiry import expires_at_s
-from engagement.domain.history import Stretch, stretch_day
+from engagement.domain.history import MS_PER_DAY, Stretch, new_stretch_start, stretch_day
 from engagement.domain.probabilities import contact_probabilities
 from engagement.domain.runs import Tally
 from engagement.domain.scoring_config import DEFAULT_SCORING_CONFIG, ScoringConfig
@@ -114,7 +114,9 @@ def next_due_ms(
 
 
 class HistoryWriter(Protocol):
-    def record_stretch(self, user_id: str, stretch: Stretch) -> None: ...
+    def record_stretch(self, user_id: str, stretch: Stretch) -> Stretch | None:
+        """Store the stretch unless one starts on its day: None when stored, else that one."""
+        ...
 
 
 class Scheduler(Protocol):
@@ -124,12 +126,12 @@ class Scheduler(Protocol):
         *,
         version: int,
         due_ms: int,
-        stretch_recorded: bool,
+        stretch: Stretch | None,
         settle: BandTransition | None,
     ) -> bool:
-        """Set the contact's next due instant (marking its history stretch recorded at
-        ``version``, and settling ``settle``, a band change just published), unless its
-        aggregate is no longer at ``version``. Returns whether it was written."""
+        """Set the contact's next due instant (marking ``stretch`` recorded for ``version``,
+        and settling ``settle``, a band change just published), unless its aggregate is no
+        longer at ``version``. Returns whether it was written."""
         ...
 
     def settle_transition(self, transition: BandTransition) -> None: ...
@@ -171,23 +173,22 @@ class DuePage:
         tally.percentile_moves += moves
         tally.written += changes + moves
         tally.published += report.published - before[1]
-        day = stretch_day(run_ms)
         for item in due:
             user = item.record.state.user_id
             settle = report.unsettled.pop(user, None)
-            # Events reached the contact since the run last recorded its state (or it never
-            # did): from today its history follows the state read now.
-            new_stretch = item.record.stretch_version != item.version
-            if new_stretch:
-                pace()
-                self.history.record_stretch(user, Stretch(day=day, at_ms=run_ms, state=item.record.state))
+            stretch = None
+            if item.record.has_unrecorded_state:
+                # Events reached the contact since a run last recorded its state (or none ever
+                # did): its history follows the state read now from the first run after they
+                # arrived (earlier than this one when runs were missed).
+                stretch = self._record_stretch(item.record, run_ms, pace)
                 tally.stretches += 1
                 tally.written += 1
             band = evaluated[user].band.value
             due_ms = next_due_ms(item.record.state, run_ms, band, config)
             pace()
             if self.scheduler.schedule(
-                user, version=item.version, due_ms=due_ms, stretch_recorded=new_stretch, settle=settle
+                user, version=item.version, due_ms=due_ms, stretch=stretch, settle=settle
             ):
                 tally.scheduled += 1
                 tally.written += 1
@@ -197,6 +198,19 @@ class DuePage:
                     pace()
                     self.scheduler.settle_transition(settle)
         return tally
+
+    def _record_stretch(self, record: ContactRecord, run_ms: int, pace: Callable[[], None]) -> Stretch:
+        user = record.state.user_id
+        start = new_stretch_start(record, run_ms)
+        while True:
+            stretch = Stretch(day=stretch_day(start), at_ms=start, state=record.state)
+            pace()
+            found = self.history.record_stretch(user, stretch)
+            if found is None or found.state == record.state:
+                return stretch  # stored, or a retry of this page stored it already
+            # A stretch of another state starts that day: a run recorded it and lost the race
+            # to an event before it could say so on the contact. This state comes after it.
+            start += MS_PER_DAY
 
 
 class SweepStore(Protocol):

@@ -35,7 +35,7 @@ def score_batch(
     """
     outcome = BatchOutcome()
     contacts: dict[str, tuple[ContactRecord, tuple[str, ...]]] = {}
-    for delta in plan_batch(events):
+    for delta in plan_batch(events, applied_ms=at_ms or None):
         ids = tuple(event.event_id for event in delta.events)
         try:
             result = writer.apply(delta)

@@ -1,9 +1,10 @@
 """Lambda entry point: the steps of the daily run (see ``handlers._jobs``).
 
-Reads the contacts whose next observable change is due at the run's scheduled instant, from the
-due index (no scan): reconciles their band (publishing changes) and percentile bucket, writes
-their history point, and schedules their next change. Engagements are never written: their
-scores are evaluated by every read, and their end is their TTL.
+Reads the contacts whose band change is due at the run's scheduled instant, or whose new events
+it has not seen, from the due index (no scan): reconciles their band (publishing changes) and
+percentile bucket, records the state their history is evaluated from when it changed, and
+schedules their next change. Engagements and history points are never written: they are
+evaluated by every read, and an engagement's end is its TTL.
 """
 
 from __future__ import annotations

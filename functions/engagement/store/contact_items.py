@@ -6,7 +6,8 @@ aggregates table, per-user aggregate (pk "U#<user_id>", sk "#USER"), beyond ``it
     seg             "<band>#<shard>": the segments index's partition key (sharded so a busy band
                     never concentrates index writes on one partition)
     pending         JSON of a band change written but not yet confirmed published
-    hver            the aggregate version whose state the latest history stretch holds
+    hver, hat       the aggregate version whose state the latest history stretch holds, and
+                    the instant that stretch starts
 per-(user, item) aggregate: fn   funnel stages this engagement was counted in (string set)
 percentile histogram:  pk "PCT#<shard>"       sk "B#<bucket>"   n = contacts in the bucket
 campaign funnel:       pk "FUNNEL#<item_id>"  sk "S#<shard>"    n_<stage> = contacts reaching it
@@ -38,6 +39,7 @@ from engagement.domain.history import Stretch
 from engagement.store.items import (
     COUNT_PREFIX,
     PAIR_SK_PREFIX,
+    UNSEEN_MS,
     USER_SK,
     contact_state_attributes,
     contact_state_from_item,
@@ -50,7 +52,7 @@ SEGMENT_SHARDS = 4
 
 BUCKET = "pb"
 BAND, BAND_SCORE, BAND_SINCE, SEGMENT, PENDING = "band", "band_score", "band_since", "seg", "pending"
-STRETCH_VERSION = "hver"
+STRETCH_VERSION, STRETCH_AT = "hver", "hat"
 FUNNEL_COUNTED = "fn"
 HISTORY_SK_PREFIX = "H#"
 STRETCH_SK_PREFIX = "S#"
@@ -90,8 +92,15 @@ def contact_record_from_item(item: Mapping[str, Any]) -> ContactRecord:
         bucket=None if item.get(BUCKET) is None else int(item[BUCKET]),
         band=band,
         pending=None if item.get(PENDING) is None else BandTransition.from_json(str(item[PENDING])),
-        stretch_version=None if item.get(STRETCH_VERSION) is None else int(item[STRETCH_VERSION]),
+        version=int(item.get("ver", 0)),
+        stretch_version=_int_or_none(item.get(STRETCH_VERSION)),
+        stretch_at_ms=_int_or_none(item.get(STRETCH_AT)),
+        unseen_ms=_int_or_none(item.get(UNSEEN_MS)),
     )
+
+
+def _int_or_none(value: Any) -> int | None:
+    return None if value is None else int(value)
 
 
 def pair_stages_from_item(item: Mapping[str, Any]) -> PairStages:

@@ -41,6 +41,7 @@ from engagement.store.contact_items import (
     PERCENTILE_SHARDS,
     SEGMENT,
     SEGMENT_SHARDS,
+    STRETCH_AT,
     STRETCH_SK_PREFIX,
     STRETCH_VERSION,
     contact_record_from_item,
@@ -55,8 +56,9 @@ from engagement.store.contact_items import (
     shard_of,
     stretch_from_item,
     stretch_item,
+    stretch_key,
 )
-from engagement.store.items import DUE_MS, DUE_PK, aggregate_key_attrs, due_partition
+from engagement.store.items import DUE_MS, DUE_PK, UNSEEN_MS, aggregate_key_attrs, due_partition
 from engagement.store.wire import (
     ConditionFailed,
     Expression,
@@ -311,17 +313,38 @@ class ContactStore:
 
     # ------------------------------------------------------------------- history
 
-    def record_stretch(self, user_id: str, stretch: Stretch) -> None:
-        """Write the state a daily run saw, from its day on (``domain.history``). The contact's
-        mark of it is set by ``schedule``, in the write that schedules its next change. A retry
-        on the same day rewrites the same key: idempotent.
+    def record_stretch(self, user_id: str, stretch: Stretch) -> Stretch | None:
+        """Write the state a daily run saw, in force from the stretch's day (``domain.history``),
+        unless a stretch already starts that day: None when written, else the one found. The
+        contact's mark of it is set by ``schedule``, in the write that schedules its next change.
 
-        TTL retires it once no point it can produce is still kept."""
+        TTL retires it once no point it can yield is still kept."""
         expires_at_s = stretch_expires_at_s(stretch, self._history_retention_ms)
-        with translating("recording a history stretch"):
-            self._client.put_item(
-                TableName=self._history, Item=serialize(stretch_item(user_id, stretch, expires_at_s))
-            )
+        expr = Expression()
+        try:
+            with translating("recording a history stretch"):
+                self._client.put_item(
+                    TableName=self._history,
+                    Item=serialize(stretch_item(user_id, stretch, expires_at_s)),
+                    ConditionExpression=f"attribute_not_exists({expr.name('sk')})",
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                    **expr.params(),
+                )
+        except ConditionFailed as refused:
+            existing = refused.item
+        else:
+            return None
+        if existing is None:  # not sent back with the refusal: read it
+            with translating("reading a history stretch"):
+                raw = self._client.get_item(
+                    TableName=self._history,
+                    Key=serialize(stretch_key(user_id, stretch.day)),
+                    ConsistentRead=True,
+                ).get("Item")
+            if raw is None:
+                raise StoreError("a history stretch was refused and then not found", retryable=True)
+            existing = deserialize(raw)
+        return stretch_from_item(existing)
 
     def schedule(
         self,
@@ -329,26 +352,32 @@ class ContactStore:
         *,
         version: int,
         due_ms: int,
-        stretch_recorded: bool,
+        stretch: Stretch | None,
         settle: BandTransition | None,
     ) -> bool:
         """Move the contact to its next due instant in the due index, marking the history stretch
-        just recorded (if any) and settling the band change just published (if any): one write.
-        Refused when an event reached the aggregate since it was read at ``version``: the scorer
-        made it due again, and the next run reconciles it with that event."""
+        just recorded (if any: its version and start; the events it holds are no longer unseen)
+        and settling the band change just published (if any): one write. Refused when an event
+        reached the aggregate since it was read at ``version``: the scorer made it due again,
+        and the next run reconciles it with that event."""
         expr = Expression()
         sets = [
             f"{expr.name(DUE_PK)} = {expr.value(due_partition(user_id))}",
             f"{expr.name(DUE_MS)} = {expr.value(due_ms)}",
         ]
-        if stretch_recorded:
-            sets.append(f"{expr.name(STRETCH_VERSION)} = {expr.value(version)}")
-        update = f"SET {', '.join(sets)}"
+        removes = []
+        if stretch is not None:
+            sets += [
+                f"{expr.name(STRETCH_VERSION)} = {expr.value(version)}",
+                f"{expr.name(STRETCH_AT)} = {expr.value(stretch.at_ms)}",
+            ]
+            removes.append(expr.name(UNSEEN_MS))
         condition = f"attribute_exists({expr.name('pk')}) AND {expr.name('ver')} = {expr.value(version)}"
         if settle is not None:
             pending = expr.name(PENDING)
-            update += f" REMOVE {pending}"
+            removes.append(pending)
             condition += f" AND {pending} = {expr.value(settle.to_json())}"
+        update = f"SET {', '.join(sets)}" + (f" REMOVE {', '.join(removes)}" if removes else "")
         return self._conditional_update(
             AggregateKey(user_id), update, condition, expr, "scheduling a contact"
         )

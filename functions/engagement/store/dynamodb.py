@@ -7,7 +7,7 @@ webhook providers resend, Lambda replays stream batches, EventBridge re-invokes 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -234,8 +234,8 @@ class DynamoStore:
         a version check. Either way the result carries the item as it now stands.
         """
         if len(delta.events) > MAX_EVENTS_PER_WRITE:
-            head = AggregateDelta(delta.key, delta.events[:MAX_EVENTS_PER_WRITE])
-            tail = AggregateDelta(delta.key, delta.events[MAX_EVENTS_PER_WRITE:])
+            head = replace(delta, events=delta.events[:MAX_EVENTS_PER_WRITE])
+            tail = replace(delta, events=delta.events[MAX_EVENTS_PER_WRITE:])
             first, rest = self.apply(head), self.apply(tail)
             return ApplyResult(
                 applied=first.applied + rest.applied,

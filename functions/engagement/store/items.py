@@ -23,8 +23,11 @@ aggregates table (no stream, so the scorer's own writes can never retrigger it)
                     opt-out against the latest opt-in says whether the contact is suppressed
     opt_reason      the newest opt-out's keyword or error code
     due_pk, due_ms  the due index's keys: "D#<shard>" and the instant of the contact's next
-                    observable change (``domain.maintenance``); the scorer sets it to the
-                    events' arrival, the daily run to what the score function says
+                    observable change (``domain.maintenance``); the scorer sets it to 0 (due
+                    at the next run), the daily run to what the score function says
+    unseen_ms       when the earliest event the daily run has not seen yet reached the log
+                    (epoch ms; set by the scorer if absent, removed by the run that records
+                    the contact's new history stretch: ``domain.history``)
     fd_<type>_<epoch>   forward-decay accumulator of the type's events in that epoch
                     (``domain.decay``); weights are applied when read, never stored
 
@@ -63,6 +66,7 @@ DECAY_PREFIX = "fd_"
 OPT_OUT_REASON = "opt_reason"
 EXPIRES_AT = "expires_at"
 DUE_PK, DUE_MS = "due_pk", "due_ms"
+UNSEEN_MS = "unseen_ms"
 AGGREGATE_PROJECTION = [
     "pk",
     "sk",

@@ -45,6 +45,7 @@ from engagement.store.contact_items import (
     PERCENTILE_SHARDS,
     funnel_attribute,
     funnel_key,
+    is_stretch_item,
     percentile_key,
     shard_of,
 )
@@ -364,9 +365,12 @@ class PersonStore:
         for item in self._partition(self._history, f"U#{user_id}", "finding a person's history"):
             if not has_time():
                 return False
-            # A point or a stretch ("H#<day>", "S#<day>") from a run after the erasure's instant
-            # holds only what came after it.
-            if str(item["sk"]).partition("#")[2] > last_day:
+            # What came after the erasure's instant stays: a stretch whose state began after it
+            # (a person who came back), a point stored by a run after it.
+            if is_stretch_item(item):
+                if int(item["first_ms"]) >= before_ms:
+                    continue
+            elif str(item["sk"]).partition("#")[2] > last_day:
                 continue
             with translating("erasing a history item"):
                 self._client.delete_item(

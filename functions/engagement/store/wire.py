@@ -3,6 +3,7 @@ codec, and how a failed call leaves the adapter (a ``StoreError``, or a refused 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
@@ -109,6 +110,8 @@ def query_all(client: DynamoDBClient, doing: str, **request: Any) -> list[dict[s
 BATCH_GET_KEYS = 100
 """DynamoDB's limit of keys per BatchGetItem call."""
 BATCH_GET_ATTEMPTS = 5
+BATCH_GET_BACKOFF_S = 0.025
+"""Before asking again for unprocessed keys: 0.05, 0.1, 0.2, 0.4 s."""
 
 
 def batch_get_all(
@@ -128,7 +131,9 @@ def batch_get_all(
         for table, key in pending[start : start + BATCH_GET_KEYS]:
             entry = request.setdefault(table, {"Keys": [], "ConsistentRead": consistent})
             entry["Keys"].append(serialize(dict(key)))
-        for _ in range(BATCH_GET_ATTEMPTS):
+        for attempt in range(BATCH_GET_ATTEMPTS):
+            if attempt:
+                time.sleep(BATCH_GET_BACKOFF_S * 2**attempt)  # they come back under load: ease off
             with translating(doing):
                 answer = client.batch_get_item(RequestItems=request)
             for table, items in answer.get("Responses", {}).items():
