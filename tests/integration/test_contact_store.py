@@ -233,8 +233,10 @@ def test_history_stretches_read_back_with_the_one_in_force_before_the_range(tabl
     for day, state in states.items():
         assert state is not None
         stretch = Stretch(day, to_ms(datetime.fromisoformat(day).replace(tzinfo=UTC)), state)
-        contacts.record_stretch("a", stretch)
-        contacts.record_stretch("a", stretch)  # a retried run rewrites the same stretch
+        for _ in range(2):  # a retried run records the same stretch again
+            assert contacts.schedule(
+                "a", version=version_of("a"), due_ms=T0, stretches=[stretch], settle=None
+            )
     legacy = {"pk": {"S": "U#a"}, "sk": {"S": "H#2026-10-30"}, "at_ms": {"N": str(T0 - 2 * DAY)}}
     legacy |= {"score": {"N": "0.5"}, "band": {"S": "warm"}, "components": {"S": "{}"}}
     boto3.client("dynamodb").put_item(TableName=tables["history"], Item=legacy)
@@ -248,7 +250,7 @@ def test_history_stretches_read_back_with_the_one_in_force_before_the_range(tabl
     assert contacts.history("a", first_day="2026-10-01", last_day="2026-10-31").stretches == []
 
 
-def test_scheduling_marks_the_stretch_and_settles_the_published_change_in_one_write(
+def test_scheduling_records_the_stretches_and_settles_the_published_change_all_or_nothing(
     tables: dict[str, str],
 ) -> None:
     contacts = deps.store().contacts
@@ -259,22 +261,34 @@ def test_scheduling_marks_the_stretch_and_settles_the_published_change_in_one_wr
     seeded = contacts.get_contact("a")
     assert seeded is not None
     assert seeded.unseen_ms == T0 + 1000  # when its event reached the log (recorded_s)
-    stretch = Stretch("2026-11-02", T0 + DAY, seeded.state)
-    assert contacts.schedule("a", version=version, due_ms=T0 + DAY, stretch=stretch, settle=transition)
+    gap, stretch = Stretch("2026-11-02", T0 + DAY, None), Stretch("2026-11-03", T0 + 2 * DAY, seeded.state)
+    assert contacts.schedule(
+        "a", version=version, due_ms=T0 + DAY, stretches=[gap, stretch], settle=transition
+    )
     record = contacts.get_contact("a")
     assert record is not None
-    assert (record.stretch_version, record.stretch_at_ms, record.pending) == (version, T0 + DAY, None)
-    assert record.unseen_ms is None  # the events are in the recorded stretch
+    assert (record.stretch_version, record.stretch_at_ms, record.pending) == (version, T0 + 2 * DAY, None)
+    assert (record.unseen_ms, record.seen_ms) == (None, None)  # the events are in the recorded stretch
     assert not record.has_unrecorded_state
-    # Refused once an event reached the aggregate since it was read: it stays due.
+    stored = contacts.history("a", first_day="2026-11-01", last_day="2026-11-30").stretches
+    assert [(s.day, s.state) for s in stored] == [("2026-11-02", None), ("2026-11-03", seeded.state)]
+    # Refused once an event reached the aggregate since it was read, and then nothing of it is
+    # written: not the schedule, not the stretch.
     deps.store().apply(AggregateDelta(AggregateKey("a"), (event(2, T0 + DAY, EventType.QUERY, user="a"),)))
-    later = T0 + 2 * DAY
-    assert not contacts.schedule("a", version=version, due_ms=later, stretch=stretch, settle=None)
+    late = Stretch("2026-11-04", T0 + 3 * DAY, seeded.state)
+    assert not contacts.schedule("a", version=version, due_ms=T0 + 5 * DAY, stretches=[late], settle=None)
     record = contacts.get_contact("a")
     assert record is not None
-    assert record.stretch_version == version
+    assert (record.stretch_version, record.stretch_at_ms) == (version, T0 + 2 * DAY)
     assert record.has_unrecorded_state
-    assert record.unseen_ms == T0 + 2000  # that event's arrival
+    assert (record.unseen_ms, record.seen_ms) == (T0 + 2000, T0 + 2000)  # that event's arrival
+    assert len(contacts.history("a", first_day="2026-11-01", last_day="2026-11-30").stretches) == 2
+    # Nor when the contact is gone (erased between the run's read and its write).
+    boto3.client("dynamodb").delete_item(
+        TableName=tables["aggregates"], Key={"pk": {"S": "U#a"}, "sk": {"S": "#USER"}}
+    )
+    assert not contacts.schedule("a", version=version + 1, due_ms=T0, stretches=[late], settle=None)
+    assert len(contacts.history("a", first_day="2026-11-01", last_day="2026-11-30").stretches) == 2
 
 
 def version_of(user: str) -> int:

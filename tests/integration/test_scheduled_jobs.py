@@ -282,7 +282,6 @@ def test_a_segment_interrupted_mid_page_resumes_and_writes_each_item_once(tables
     store = deps.store()
     page = DuePage(
         run_at=RUN,
-        history=store.contacts,
         scheduler=store.contacts,
         upkeep=Upkeep(store.contacts, deps.publisher(), deps.scoring_config(), percentiles=True),
     )

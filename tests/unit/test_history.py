@@ -15,14 +15,15 @@ from engagement.domain.event_types import EventType
 from engagement.domain.history import (
     DAILY_RUN_MS_OF_DAY,
     MS_PER_DAY,
+    REVISIT_DAYS,
+    STRETCH_LIFE_MS,
     StoredHistory,
     Stretch,
     first_run_after,
     history_points,
-    new_stretch_start,
-    pending_stretch,
-    settled_ms,
+    planned_stretches,
     stretch_day,
+    stretch_expires_at_s,
 )
 from engagement.domain.timefmt import to_ms
 from engagement.domain.upkeep import evaluate_contact
@@ -127,13 +128,11 @@ def test_no_point_for_a_day_whose_run_has_not_come_and_none_past_the_retention()
     assert points(stored, now_day=10, retention_days=3) == [d for d in upto_ten if d > "2026-06-08"]
 
 
-def test_a_stretch_yields_no_point_after_it_settles_and_is_kept_until_then() -> None:
+def test_a_stretch_expires_once_it_cannot_be_in_force_plus_the_retention() -> None:
     stretch = stretch_of(0, EventType.CLICKED)
-    settled = settled_ms(stretch)
-    last = (date.fromisoformat(stretch_day(settled)) - START.date()).days + 1  # the first run after it
-    days = points(StoredHistory([stretch]), now_day=last + 1000, retention_days=100_000)
-    assert max(days) == (START + timedelta(days=last)).date().isoformat()
-    assert settled - stretch.at_ms > 400 * MS_PER_DAY  # long after the engagement has expired
+    retention = 400 * MS_PER_DAY
+    assert stretch_expires_at_s(stretch, retention) * 1000 == stretch.at_ms + STRETCH_LIFE_MS + retention
+    assert STRETCH_LIFE_MS == 2 * REVISIT_DAYS * MS_PER_DAY
 
 
 def test_the_daily_run_time_is_the_schedules() -> None:
@@ -142,24 +141,51 @@ def test_the_daily_run_time_is_the_schedules() -> None:
     assert (int(hour) * 60 + int(minute)) * 60_000 == DAILY_RUN_MS_OF_DAY
 
 
-def test_a_new_state_is_in_force_from_the_first_run_after_its_events_arrived() -> None:
+def record(version: int, **marks: int) -> ContactRecord:
+    state = stretch_of(0, EventType.CLICKED).state
+    assert state is not None
+    return ContactRecord(state, version=version, **marks)  # type: ignore[arg-type]
+
+
+def starts(stretches: list[Stretch]) -> list[tuple[int, bool]]:
+    """(day index from START, whether the state is known) of each stretch."""
+    return [((s.at_ms - run_ms(0)) // MS_PER_DAY, s.state is not None) for s in stretches]
+
+
+def test_a_new_state_is_in_force_from_the_first_run_after_the_scorer_applied_it() -> None:
     run = run_ms(10)
     assert first_run_after(run - 1, run) == run
-    assert first_run_after(run, run) == run + MS_PER_DAY  # arrived at the instant: the next run
+    assert first_run_after(run, run) == run + MS_PER_DAY  # applied at the instant: the next run
     assert first_run_after(run - 3 * MS_PER_DAY - 5, run) == run - 3 * MS_PER_DAY
-    state = stretch_of(0, EventType.CLICKED).state
-    missed = ContactRecord(
-        state, version=3, stretch_version=1, stretch_at_ms=run_ms(2), unseen_ms=run_ms(6) + 5
+    # Applied after the run before: from this run.
+    assert starts(
+        planned_stretches(record(3, stretch_version=1, stretch_at_ms=run_ms(9), unseen_ms=run - 5), run)
+    ) == [(10, True)]
+    # Applied once, on day 6, and runs 7 to 9 were missed: from run 7.
+    missed = record(
+        3, stretch_version=1, stretch_at_ms=run_ms(2), unseen_ms=run_ms(6) + 5, seen_ms=run_ms(6) + 9
     )
-    assert new_stretch_start(missed, run) == run_ms(7)  # runs 7 to 9 were missed
-    # Never on or before the latest stretch: a day has one state.
-    late = ContactRecord(state, version=3, stretch_version=1, stretch_at_ms=run_ms(9), unseen_ms=run_ms(3))
-    assert new_stretch_start(late, run) == run
-    assert new_stretch_start(ContactRecord(state, version=1), run) == run  # none yet, no mark: this run
-    pending = pending_stretch(missed, run + 3_600_000)
-    assert pending is not None
-    assert (pending.at_ms, pending.state) == (run_ms(7), state)
-    assert pending_stretch(ContactRecord(state, version=3, stretch_version=3), run) is None
+    assert starts(planned_stretches(missed, run)) == [(7, True)]
+    # Applied on day 6 and again on day 8: days 7 and 8 saw a state nobody kept (a gap).
+    twice = record(
+        4, stretch_version=1, stretch_at_ms=run_ms(2), unseen_ms=run_ms(6) + 5, seen_ms=run_ms(8) + 9
+    )
+    assert starts(planned_stretches(twice, run)) == [(7, False), (9, True)]
+    # Applied after this run's instant (it reads it): from the next run, a day has one state.
+    assert starts(
+        planned_stretches(record(3, stretch_version=1, stretch_at_ms=run, unseen_ms=run + 5), run)
+    ) == [(11, True)]
+    # Without the scorer's marks (an older scorer), or no stretch yet: from this run.
+    assert starts(planned_stretches(record(3, stretch_version=1, stretch_at_ms=run_ms(2)), run)) == [
+        (10, True)
+    ]
+    assert starts(planned_stretches(record(1), run)) == [(10, True)]
+    # Recorded already: nothing, unless it is old and the run revisits it.
+    recorded = record(3, stretch_version=3, stretch_at_ms=run_ms(2))
+    assert planned_stretches(recorded, run, revisit=True) == []
+    old = record(3, stretch_version=3, stretch_at_ms=run - REVISIT_DAYS * MS_PER_DAY)
+    assert planned_stretches(old, run) == []
+    assert starts(planned_stretches(old, run, revisit=True)) == [(10, True)]
 
 
 def test_days_after_unrecorded_events_are_read_from_the_contact_when_runs_were_missed() -> None:
@@ -169,34 +195,31 @@ def test_days_after_unrecorded_events_are_read_from_the_contact_when_runs_were_m
     new = ContactState.from_events("u", before + later)
     assert old is not None
     assert new is not None
-    record = ContactRecord(
-        new, version=2, stretch_version=1, stretch_at_ms=run_ms(0), unseen_ms=later[0].occurred_ms
+    applied = later[0].occurred_ms
+    contact = ContactRecord(
+        new, version=2, stretch_version=1, stretch_at_ms=run_ms(0), unseen_ms=applied, seen_ms=applied
     )
-    stored = StoredHistory([Stretch(stretch_day(run_ms(0)), run_ms(0), old)])
-    pending = pending_stretch(record, run_ms(13) + 60_000)
-    assert pending is not None
+    stored = [Stretch(stretch_day(run_ms(0)), run_ms(0), old)]
+    now = run_ms(13) + 60_000
     read = history_points(
-        StoredHistory([*stored.stretches, pending]),
+        StoredHistory([*stored, *planned_stretches(contact, run_ms(13))]),
         first_day=START.date(),
         last_day=START.date() + timedelta(days=13),
-        now_ms=run_ms(13) + 60_000,
+        now_ms=now,
         retention_days=400,
     )
     # Exactly what runs on every one of those days would have written.
     assert read == written_points(before + later, 14)
 
 
-def test_points_stored_before_stretches_are_served_for_the_days_before_them() -> None:
-    stretch = stretch_of(5, EventType.CLICKED, EventType.RESPONDED)
-    first = evaluate_contact(stretch.state, stretch.at_ms).score.composite
-    same = HistoryPoint("2026-06-03", run_ms(2), round(first, 1), "warm")
-    later_legacy = HistoryPoint("2026-06-09", run_ms(8), 1.0, "warm")
-    stored = StoredHistory([stretch], legacy=[same, later_legacy])
-    # The stretch's first day repeats the last stored score: no point; the stretch's days
-    # replace any stored point on or after its start.
-    assert points(stored, now_day=5) == ["2026-06-03"]
-    evaluated = history_points(
-        stored, first_day=date(2026, 6, 9), last_day=date(2026, 6, 9), now_ms=run_ms(20), retention_days=400
-    )
-    assert [(p.day, p.at_ms) for p in evaluated] == [("2026-06-09", run_ms(8))]
-    assert evaluated[0].score != later_legacy.score
+def test_a_gap_has_no_point_and_the_day_after_it_compares_with_the_last_known_score() -> None:
+    known = stretch_of(0, EventType.CLICKED, EventType.RESPONDED, EventType.CONVERTED)
+    same = Stretch(stretch_day(run_ms(5)), run_ms(5), known.state)
+    gapped = StoredHistory([known, Stretch(stretch_day(run_ms(3)), run_ms(3), None), same])
+    days = points(gapped, now_day=8)
+    whole = points(StoredHistory([known]), now_day=8)
+    assert not {"2026-06-04", "2026-06-05"} & set(days)  # days 3 and 4: the gap
+    assert [d for d in whole if d < "2026-06-04"] == [d for d in days if d < "2026-06-04"]
+    assert [d for d in whole if d > "2026-06-06"] == [d for d in days if d > "2026-06-06"]
+    # Day 5 compares with day 2's score, the last one known: a point, since the score fell since.
+    assert "2026-06-06" in days

@@ -83,11 +83,18 @@ class AggregateDelta:
         return replace(self, events=tuple(e for e in self.events if e.event_id not in event_ids))
 
     @property
-    def seen_ms(self) -> int:
-        """When the system first held these events: the scorer's instant, or their arrival."""
+    def first_seen_ms(self) -> int:
+        """When the system held these events: the scorer's instant, or their first arrival."""
         if self.applied_ms is not None:
             return self.applied_ms
         return min(e.recorded_s for e in self.events) * 1000
+
+    @property
+    def last_seen_ms(self) -> int:
+        """The scorer's instant, or their last arrival."""
+        if self.applied_ms is not None:
+            return self.applied_ms
+        return max(e.recorded_s for e in self.events) * 1000
 
 
 @dataclass(frozen=True)

@@ -109,7 +109,9 @@ class ContactRecord:
     stretch_at_ms: int | None = None
     """The instant the latest history stretch starts."""
     unseen_ms: int | None = None
-    """When the earliest event the daily run has not seen reached the log (None: it saw all)."""
+    """When the scorer first applied events the daily run has not recorded (None: none)."""
+    seen_ms: int | None = None
+    """When the scorer last applied such events."""
 
     @property
     def has_unrecorded_state(self) -> bool:

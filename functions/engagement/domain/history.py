@@ -3,21 +3,22 @@
 Between two events a contact's state does not change, so its daily history points follow from
 that state and the run instants (design decision 4). What the store keeps is one *stretch* per
 state the daily run saw: the contact's state as the first run after its events read it, in
-force from the first run after those events reached the log, until the next stretch. Writing a
-point every day a score moved cost the daily run two writes per moving contact (the point and
-the contact's next due time): nine tenths of a quiet day's bill, for values a read can compute.
-Until the run records a contact's new state, a read evaluates the days after its events from
-the contact itself (``pending_stretch``).
+force from the first run after those events reached the scorer, until the next stretch.
+Writing a point every day a score moved cost the daily run two writes per moving contact (the
+point and the contact's next due time): nine tenths of a quiet day's bill, for values a read
+can compute. Until the run records a contact's new state, a read evaluates the days after its
+events from the contact itself (``planned_stretches``, as the run will record them).
 
 A point is the reading of day D's run (its instant, 00:00 UTC): the score to one decimal, the
 band and the components, from the stretch in force on D. It exists when that score differs
-from the previous day's (or there was no previous day), which is what a run writing "a point
-when the score moved by 0.1 since the last one" produced: between events the score only falls,
-so the last written point always equals the previous day's rounded score. Points are kept
-``retention`` after their day, like the stored ones were (TTL).
+from the last one read (or there was none), which is what a run writing "a point when the score
+moved by 0.1 since the last one" produced. Points are kept ``retention`` after their day, like
+the stored ones were (TTL).
 
-Points stored before stretches existed (``legacy``) are served as they are, for the days before
-the first stretch.
+When runs were missed and events arrived on several days in between, the states of the days
+between are not known (only the last one is): those days are a *gap*, with no point, as when
+the runs wrote points and did not run. Points stored before stretches existed (``legacy``) are
+served as they are, for the days before the first stretch.
 """
 
 from __future__ import annotations
@@ -39,20 +40,23 @@ contact idle for months stops producing points once its score stops moving."""
 MS_PER_DAY = 86_400_000
 DAILY_RUN_MS_OF_DAY = 0
 """The daily run's time of day (its schedule: 00:00 UTC; a test holds the topology to it)."""
-SETTLE_SEARCH_MS = 100 * 365 * MS_PER_DAY
-"""How far ahead a stretch's last point is looked for: its score's rounding has settled long
-before (the slowest component, frequency, falls like 1 / days since the first event)."""
+REVISIT_DAYS = 400
+"""The daily run reads every contact at least this often (its next band change, or this), and
+records its stretch again when the one in force is older: so the stretch in force on any day
+is never older than twice this, and a stretch may expire then (plus the retention)."""
+STRETCH_LIFE_MS = 2 * REVISIT_DAYS * MS_PER_DAY
 
 
 @dataclass(frozen=True)
 class Stretch:
-    """The state a daily run saw for a contact, in force from ``day`` until the next stretch."""
+    """The state a daily run saw for a contact, in force from ``day`` until the next stretch
+    (None: a gap, days whose state is not known)."""
 
     day: str
     """The run's UTC date, YYYY-MM-DD."""
     at_ms: int
     """The run's scheduled instant; the same time of day every day after."""
-    state: ContactState
+    state: ContactState | None
 
 
 @dataclass(frozen=True)
@@ -64,33 +68,9 @@ class StoredHistory:
     legacy: Sequence[HistoryPoint] = ()
 
 
-def stretch_expires_at_s(
-    stretch: Stretch, retention_ms: int, config: ScoringConfig = DEFAULT_SCORING_CONFIG
-) -> int:
-    """When TTL may delete a stretch: its last possible point plus the retention."""
-    return (settled_ms(stretch, config) + MS_PER_DAY + retention_ms) // 1000
-
-
-def settled_ms(stretch: Stretch, config: ScoringConfig = DEFAULT_SCORING_CONFIG) -> int:
-    """The first instant from which the stretch's score, to one decimal, no longer changes: no
-    point after it. The composite only falls between events, so its rounding does too, and the
-    instant is found by bisection against its value far ahead."""
-    profile = CrmProfile(config.crm)
-
-    def rounded(at_ms: int) -> float:
-        return round(profile.evaluate(stretch.state, at_ms).composite, HISTORY_DECIMALS)
-
-    low, high = stretch.at_ms, stretch.at_ms + SETTLE_SEARCH_MS
-    final = rounded(high)
-    if rounded(low) == final:
-        return low
-    while high - low > 1:
-        middle = (low + high) // 2
-        if rounded(middle) == final:
-            high = middle
-        else:
-            low = middle
-    return high
+def stretch_expires_at_s(stretch: Stretch, retention_ms: int) -> int:
+    """When TTL may delete a stretch: once it can be in force no more, plus the retention."""
+    return (stretch.at_ms + STRETCH_LIFE_MS + retention_ms) // 1000
 
 
 def first_run_after(instant_ms: int, run_ms: int) -> int:
@@ -103,26 +83,32 @@ def latest_run_at(now_ms: int) -> int:
     return now_ms - (now_ms - DAILY_RUN_MS_OF_DAY) % MS_PER_DAY
 
 
-def new_stretch_start(record: ContactRecord, run_ms: int) -> int:
-    """Where a stretch of the contact's current state starts, recorded by the run at ``run_ms``
-    (or imagined by a read, the latest run's): the first run after its unseen events reached the
-    log and after the latest stretch. Earlier than ``run_ms`` when runs were missed; the next
-    run's when the events arrived after this run's instant (the run reads them, but its day's
-    reading was due before they came), so a day never has two states."""
-    after = max(
-        -1 if record.unseen_ms is None else record.unseen_ms,
-        -1 if record.stretch_at_ms is None else record.stretch_at_ms,
-    )
-    return run_ms if after < 0 else first_run_after(after, run_ms)
+def planned_stretches(record: ContactRecord, run_ms: int, *, revisit: bool = False) -> list[Stretch]:
+    """What the run at ``run_ms`` records for the contact (or a read imagines the latest run
+    recorded), oldest first: nothing when its latest stretch holds its state.
 
-
-def pending_stretch(record: ContactRecord, now_ms: int) -> Stretch | None:
-    """The contact's current state as the stretch its next run will record, when it has one to
-    record: so the days after its latest events are read from them before that run."""
+    The new state is in force from the first run after the scorer first applied events the
+    runs had not seen, and after the latest stretch. If the scorer applied more on a later day
+    (runs were missed), the days from that first run to the run after the latest application
+    saw states that are not kept: a gap, then the state from there. Without the scorer's marks
+    (an older scorer wrote it) the state starts at this run. ``revisit``: a state older than
+    ``REVISIT_DAYS`` is recorded again from this run, so a stretch in force is never too old.
+    """
+    floor = -1 if record.stretch_at_ms is None else first_run_after(record.stretch_at_ms, run_ms)
     if not record.has_unrecorded_state:
-        return None
-    at_ms = new_stretch_start(record, latest_run_at(now_ms))
-    return Stretch(day=stretch_day(at_ms), at_ms=at_ms, state=record.state)
+        old = record.stretch_at_ms is not None and run_ms - record.stretch_at_ms >= REVISIT_DAYS * MS_PER_DAY
+        return [_stretch(run_ms, record.state)] if revisit and old else []
+    if record.unseen_ms is None:
+        return [_stretch(max(run_ms, floor), record.state)]
+    early = max(first_run_after(record.unseen_ms, run_ms), floor)
+    late = max(first_run_after(record.seen_ms or record.unseen_ms, run_ms), early)
+    if late == early:
+        return [_stretch(early, record.state)]
+    return [_stretch(early, None), _stretch(late, record.state)]
+
+
+def _stretch(at_ms: int, state: ContactState | None) -> Stretch:
+    return Stretch(day=stretch_day(at_ms), at_ms=at_ms, state=state)
 
 
 def stretch_day(at_ms: int) -> str:
@@ -140,7 +126,7 @@ def history_points(
 ) -> list[HistoryPoint]:
     """The points of the days ``first_day``..``last_day`` whose run instant has passed and is
     still within the retention, oldest first."""
-    stretches = sorted(stored.stretches, key=lambda s: s.day)
+    stretches = sorted(stored.stretches, key=lambda s: s.day)  # stable: a later one wins a tie
     derived: list[HistoryPoint] = []
     start = date.fromisoformat(stretches[0].day) if stretches else None
     legacy = [p for p in stored.legacy if start is None or p.day < start.isoformat()]
@@ -149,14 +135,20 @@ def history_points(
 
         def rounded(day: date) -> float | None:
             stretch = _in_force(stretches, day)
-            if stretch is None:
+            if stretch is None or stretch.state is None:
                 return None
             return round(profile.evaluate(stretch.state, _instant(stretch, day)).composite, HISTORY_DECIMALS)
 
+        def last_read(day: date) -> float | None:
+            """The score of the latest day up to ``day`` whose state is known."""
+            while (stretch := _in_force(stretches, day)) is not None and stretch.state is None:
+                day = date.fromisoformat(stretch.day) - timedelta(days=1)
+            if stretch is None:
+                return legacy[-1].score if legacy else None  # the last point stored before
+            return rounded(day)
+
         day = max(first_day, start)
-        before = rounded(day - timedelta(days=1))
-        if before is None and day == start and legacy:
-            before = legacy[-1].score  # the last point written before stretches existed
+        before = last_read(day - timedelta(days=1))
         while day <= last_day:
             stretch = _in_force(stretches, day)
             assert stretch is not None  # day >= start
@@ -166,7 +158,7 @@ def history_points(
             score = rounded(day)
             if score is not None and score != before:
                 derived.append(_point(stretch, day, at_ms, config))
-            before = score
+            before = score if score is not None else before
             day += timedelta(days=1)
     first, last = first_day.isoformat(), last_day.isoformat()
     oldest_kept = now_ms - retention_days * MS_PER_DAY
@@ -188,6 +180,7 @@ def _instant(stretch: Stretch, day: date) -> int:
 
 
 def _point(stretch: Stretch, day: date, at_ms: int, config: ScoringConfig) -> HistoryPoint:
+    assert stretch.state is not None  # gaps have no point
     evaluation = evaluate_contact(stretch.state, at_ms, config)
     return HistoryPoint(
         day=day.isoformat(),

@@ -37,7 +37,7 @@ from engagement.domain.contact import ContactState
 from engagement.domain.contact_records import BandTransition, ContactRecord
 from engagement.domain.crm import CrmProfile
 from engagement.domain.expiry import expires_at_s
-from engagement.domain.history import MS_PER_DAY, Stretch, new_stretch_start, stretch_day
+from engagement.domain.history import MS_PER_DAY, REVISIT_DAYS, Stretch, planned_stretches
 from engagement.domain.probabilities import contact_probabilities
 from engagement.domain.runs import Tally
 from engagement.domain.scoring_config import DEFAULT_SCORING_CONFIG, ScoringConfig
@@ -45,9 +45,9 @@ from engagement.domain.timefmt import to_ms
 from engagement.domain.upkeep import Upkeep, evaluate_contact
 
 MS_PER_HOUR = 3_600_000
-DUE_HORIZON_MS = 400 * 24 * MS_PER_HOUR
+DUE_HORIZON_MS = REVISIT_DAYS * MS_PER_DAY
 """How far ahead the next change is looked for. A contact whose band holds that long is looked
-at again then, at the cost of one read."""
+at again then, at the cost of one read (and its history stretch recorded again)."""
 
 
 @dataclass(frozen=True)
@@ -113,12 +113,6 @@ def next_due_ms(
     return high
 
 
-class HistoryWriter(Protocol):
-    def record_stretch(self, user_id: str, stretch: Stretch) -> Stretch | None:
-        """Store the stretch unless one starts on its day: None when stored, else that one."""
-        ...
-
-
 class Scheduler(Protocol):
     def schedule(
         self,
@@ -126,12 +120,13 @@ class Scheduler(Protocol):
         *,
         version: int,
         due_ms: int,
-        stretch: Stretch | None,
+        stretches: Sequence[Stretch],
         settle: BandTransition | None,
     ) -> bool:
-        """Set the contact's next due instant (marking ``stretch`` recorded for ``version``,
-        and settling ``settle``, a band change just published), unless its aggregate is no
-        longer at ``version``. Returns whether it was written."""
+        """Set the contact's next due instant, record ``stretches`` (its state at ``version``,
+        and a gap before it) and settle ``settle`` (a band change just published), all or
+        nothing, unless its aggregate is no longer at ``version`` (or is gone: erased). Returns
+        whether it was written."""
         ...
 
     def settle_transition(self, transition: BandTransition) -> None: ...
@@ -142,7 +137,6 @@ class DuePage:
     """The daily run's work on a page of due contacts, at the run's scheduled instant."""
 
     run_at: datetime
-    history: HistoryWriter
     scheduler: Scheduler
     upkeep: Upkeep
 
@@ -176,41 +170,28 @@ class DuePage:
         for item in due:
             user = item.record.state.user_id
             settle = report.unsettled.pop(user, None)
-            stretch = None
-            if item.record.has_unrecorded_state:
-                # Events reached the contact since a run last recorded its state (or none ever
-                # did): its history follows the state read now from the first run after they
-                # arrived (earlier than this one when runs were missed).
-                stretch = self._record_stretch(item.record, run_ms, pace)
-                tally.stretches += 1
-                tally.written += 1
+            # Events reached the contact since a run last recorded its state (or none ever did,
+            # or it is old): its history follows the state read now, from the first run after
+            # they reached the scorer. Recorded with the schedule, under the version read, so a
+            # run that lost a race to an event (or to an erasure) records nothing.
+            stretches = planned_stretches(item.record, run_ms, revisit=True)
             band = evaluated[user].band.value
             due_ms = next_due_ms(item.record.state, run_ms, band, config)
             pace()
+            if stretches:
+                pace()
             if self.scheduler.schedule(
-                user, version=item.version, due_ms=due_ms, stretch=stretch, settle=settle
+                user, version=item.version, due_ms=due_ms, stretches=stretches, settle=settle
             ):
                 tally.scheduled += 1
-                tally.written += 1
+                tally.stretches += sum(1 for s in stretches if s.state is not None)
+                tally.written += 1 + len(stretches)
             else:
                 tally.raced += 1  # an event arrived: the contact stays due for the next run
                 if settle is not None:
                     pace()
                     self.scheduler.settle_transition(settle)
         return tally
-
-    def _record_stretch(self, record: ContactRecord, run_ms: int, pace: Callable[[], None]) -> Stretch:
-        user = record.state.user_id
-        start = new_stretch_start(record, run_ms)
-        while True:
-            stretch = Stretch(day=stretch_day(start), at_ms=start, state=record.state)
-            pace()
-            found = self.history.record_stretch(user, stretch)
-            if found is None or found.state == record.state:
-                return stretch  # stored, or a retry of this page stored it already
-            # A stretch of another state starts that day: a run recorded it and lost the race
-            # to an event before it could say so on the contact. This state comes after it.
-            start += MS_PER_DAY
 
 
 class SweepStore(Protocol):

@@ -31,7 +31,7 @@ def _source(run: RunId) -> PageSource:
 def _decay(task: SegmentTask) -> PageProcessor:
     run, store = task.run, deps.store()
     upkeep = Upkeep(store.contacts, deps.publisher(), deps.scoring_with_models()[0], percentiles=True)
-    return DuePage(run_at=run.at, history=store.contacts, scheduler=store.contacts, upkeep=upkeep)
+    return DuePage(run_at=run.at, scheduler=store.contacts, upkeep=upkeep)
 
 
 DECAY = job("decay", _decay, _source)

@@ -35,6 +35,7 @@ from engagement.store.items import (
     FIRST_PREFIX,
     LAST_PREFIX,
     OPT_OUT_REASON,
+    SEEN_MS,
     UNSEEN_MS,
     decay_attribute,
     due_partition,
@@ -122,10 +123,12 @@ def update_request(delta: AggregateDelta, *, exact: ExactBounds | None, ring: De
         # not the events' time, so any batching and any replay leave the same item. And when
         # the scorer first held events the daily run has not seen (kept from the first write
         # after the run's): the contact's history takes the new state from the next run on.
+        first_unseen = expr.name(UNSEEN_MS)
         sets += [
             f"{expr.name(DUE_PK)} = {expr.value(due_partition(delta.key.user_id))}",
             f"{expr.name(DUE_MS)} = {expr.value(DUE_NOW)}",
-            f"{expr.name(UNSEEN_MS)} = if_not_exists({expr.name(UNSEEN_MS)}, {expr.value(delta.seen_ms)})",
+            f"{first_unseen} = if_not_exists({first_unseen}, {expr.value(delta.first_seen_ms)})",
+            f"{expr.name(SEEN_MS)} = {expr.value(delta.last_seen_ms)}",
         ]
     update = f"ADD {', '.join(adds)} SET {', '.join(sets)}"
     stale = ring.stale_slot(delta.events)

@@ -12,7 +12,8 @@ per-(user, item) aggregate: fn   funnel stages this engagement was counted in (s
 percentile histogram:  pk "PCT#<shard>"       sk "B#<bucket>"   n = contacts in the bucket
 campaign funnel:       pk "FUNNEL#<item_id>"  sk "S#<shard>"    n_<stage> = contacts reaching it
 history table:         pk "U#<user_id>"       sk "S#<YYYY-MM-DD>"   a stretch: the contact's state
-                       (the per-user aggregate's attributes) as that day's run read it, at_ms, expires_at
+                       (the per-user aggregate's attributes) in force from that day's run, at_ms,
+                       expires_at; or gap=true: days whose state is not known
                        sk "H#<YYYY-MM-DD>"   a point stored before stretches existed: score, band,
                        components, expires_at (read as it is; never written any more)
 """
@@ -39,6 +40,7 @@ from engagement.domain.history import Stretch
 from engagement.store.items import (
     COUNT_PREFIX,
     PAIR_SK_PREFIX,
+    SEEN_MS,
     UNSEEN_MS,
     USER_SK,
     contact_state_attributes,
@@ -53,6 +55,7 @@ SEGMENT_SHARDS = 4
 BUCKET = "pb"
 BAND, BAND_SCORE, BAND_SINCE, SEGMENT, PENDING = "band", "band_score", "band_since", "seg", "pending"
 STRETCH_VERSION, STRETCH_AT = "hver", "hat"
+GAP = "gap"
 FUNNEL_COUNTED = "fn"
 HISTORY_SK_PREFIX = "H#"
 STRETCH_SK_PREFIX = "S#"
@@ -96,6 +99,7 @@ def contact_record_from_item(item: Mapping[str, Any]) -> ContactRecord:
         stretch_version=_int_or_none(item.get(STRETCH_VERSION)),
         stretch_at_ms=_int_or_none(item.get(STRETCH_AT)),
         unseen_ms=_int_or_none(item.get(UNSEEN_MS)),
+        seen_ms=_int_or_none(item.get(SEEN_MS)),
     )
 
 
@@ -120,19 +124,18 @@ def is_contact_item(item: Mapping[str, Any]) -> bool:
 
 
 def stretch_item(user_id: str, stretch: Stretch, expires_at_s: int) -> dict[str, Any]:
-    return {
-        **contact_state_attributes(stretch.state),
-        **stretch_key(user_id, stretch.day),
-        "at_ms": stretch.at_ms,
-        "expires_at": expires_at_s,
-    }
+    key = stretch_key(user_id, stretch.day)
+    timing = {"at_ms": stretch.at_ms, "expires_at": expires_at_s}
+    if stretch.state is None:
+        return {**key, **timing, GAP: True}
+    return {**contact_state_attributes(stretch.state), **key, **timing}
 
 
 def stretch_from_item(item: Mapping[str, Any]) -> Stretch:
     return Stretch(
         day=str(item["sk"]).removeprefix(STRETCH_SK_PREFIX),
         at_ms=int(item["at_ms"]),
-        state=contact_state_from_item(item),
+        state=None if item.get(GAP) else contact_state_from_item(item),
     )
 
 

@@ -56,9 +56,8 @@ from engagement.store.contact_items import (
     shard_of,
     stretch_from_item,
     stretch_item,
-    stretch_key,
 )
-from engagement.store.items import DUE_MS, DUE_PK, UNSEEN_MS, aggregate_key_attrs, due_partition
+from engagement.store.items import DUE_MS, DUE_PK, SEEN_MS, UNSEEN_MS, aggregate_key_attrs, due_partition
 from engagement.store.wire import (
     ConditionFailed,
     Expression,
@@ -313,74 +312,64 @@ class ContactStore:
 
     # ------------------------------------------------------------------- history
 
-    def record_stretch(self, user_id: str, stretch: Stretch) -> Stretch | None:
-        """Write the state a daily run saw, in force from the stretch's day (``domain.history``),
-        unless a stretch already starts that day: None when written, else the one found. The
-        contact's mark of it is set by ``schedule``, in the write that schedules its next change.
-
-        TTL retires it once no point it can yield is still kept."""
-        expires_at_s = stretch_expires_at_s(stretch, self._history_retention_ms)
-        expr = Expression()
-        try:
-            with translating("recording a history stretch"):
-                self._client.put_item(
-                    TableName=self._history,
-                    Item=serialize(stretch_item(user_id, stretch, expires_at_s)),
-                    ConditionExpression=f"attribute_not_exists({expr.name('sk')})",
-                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
-                    **expr.params(),
-                )
-        except ConditionFailed as refused:
-            existing = refused.item
-        else:
-            return None
-        if existing is None:  # not sent back with the refusal: read it
-            with translating("reading a history stretch"):
-                raw = self._client.get_item(
-                    TableName=self._history,
-                    Key=serialize(stretch_key(user_id, stretch.day)),
-                    ConsistentRead=True,
-                ).get("Item")
-            if raw is None:
-                raise StoreError("a history stretch was refused and then not found", retryable=True)
-            existing = deserialize(raw)
-        return stretch_from_item(existing)
-
     def schedule(
         self,
         user_id: str,
         *,
         version: int,
         due_ms: int,
-        stretch: Stretch | None,
+        stretches: Sequence[Stretch],
         settle: BandTransition | None,
     ) -> bool:
-        """Move the contact to its next due instant in the due index, marking the history stretch
-        just recorded (if any: its version and start; the events it holds are no longer unseen)
-        and settling the band change just published (if any): one write. Refused when an event
-        reached the aggregate since it was read at ``version``: the scorer made it due again,
-        and the next run reconciles it with that event."""
+        """Move the contact to its next due instant in the due index, settling the band change
+        just published (if any) and recording ``stretches`` in the history table (if any: the
+        contact then marks the version and start of the last, and its events are no longer
+        unseen), all in one transaction. Refused when the aggregate is gone (erased) or an
+        event reached it since it was read at ``version``: the scorer made it due again, and
+        the next run reconciles it with that event."""
         expr = Expression()
         sets = [
             f"{expr.name(DUE_PK)} = {expr.value(due_partition(user_id))}",
             f"{expr.name(DUE_MS)} = {expr.value(due_ms)}",
         ]
         removes = []
-        if stretch is not None:
+        if stretches:
             sets += [
                 f"{expr.name(STRETCH_VERSION)} = {expr.value(version)}",
-                f"{expr.name(STRETCH_AT)} = {expr.value(stretch.at_ms)}",
+                f"{expr.name(STRETCH_AT)} = {expr.value(stretches[-1].at_ms)}",
             ]
-            removes.append(expr.name(UNSEEN_MS))
+            removes += [expr.name(UNSEEN_MS), expr.name(SEEN_MS)]
         condition = f"attribute_exists({expr.name('pk')}) AND {expr.name('ver')} = {expr.value(version)}"
         if settle is not None:
             pending = expr.name(PENDING)
             removes.append(pending)
             condition += f" AND {pending} = {expr.value(settle.to_json())}"
         update = f"SET {', '.join(sets)}" + (f" REMOVE {', '.join(removes)}" if removes else "")
-        return self._conditional_update(
-            AggregateKey(user_id), update, condition, expr, "scheduling a contact"
-        )
+        key = AggregateKey(user_id)
+        if not stretches:
+            return self._conditional_update(key, update, condition, expr, "scheduling a contact")
+        items: list[TransactWriteItemTypeDef] = [
+            {
+                "Update": {
+                    "TableName": self._aggregates,
+                    "Key": serialize(aggregate_key_attrs(key)),
+                    "UpdateExpression": update,
+                    "ConditionExpression": condition,
+                    **expr.params(),  # type: ignore[typeddict-item]
+                }
+            },
+        ]
+        for stretch in stretches:
+            expires_at_s = stretch_expires_at_s(stretch, self._history_retention_ms)
+            items.append(
+                {
+                    "Put": {
+                        "TableName": self._history,
+                        "Item": serialize(stretch_item(user_id, stretch, expires_at_s)),
+                    }
+                }
+            )
+        return self._transact(items, "scheduling a contact and recording its history")
 
     def history(self, user_id: str, *, first_day: str, last_day: str) -> StoredHistory:
         """The stretches in force from the day before ``first_day`` to ``last_day`` (the one

@@ -25,9 +25,10 @@ aggregates table (no stream, so the scorer's own writes can never retrigger it)
     due_pk, due_ms  the due index's keys: "D#<shard>" and the instant of the contact's next
                     observable change (``domain.maintenance``); the scorer sets it to 0 (due
                     at the next run), the daily run to what the score function says
-    unseen_ms       when the earliest event the daily run has not seen yet reached the log
-                    (epoch ms; set by the scorer if absent, removed by the run that records
-                    the contact's new history stretch: ``domain.history``)
+    unseen_ms, seen_ms  when the scorer first and last applied events the daily run has not
+                    recorded (epoch ms; the first set if absent, the last always; both removed
+                    by the run that records the contact's new history stretch:
+                    ``domain.history``)
     fd_<type>_<epoch>   forward-decay accumulator of the type's events in that epoch
                     (``domain.decay``); weights are applied when read, never stored
 
@@ -66,7 +67,7 @@ DECAY_PREFIX = "fd_"
 OPT_OUT_REASON = "opt_reason"
 EXPIRES_AT = "expires_at"
 DUE_PK, DUE_MS = "due_pk", "due_ms"
-UNSEEN_MS = "unseen_ms"
+UNSEEN_MS, SEEN_MS = "unseen_ms", "seen_ms"
 AGGREGATE_PROJECTION = [
     "pk",
     "sk",

@@ -367,10 +367,11 @@ class PersonStore:
                 return False
             # What came after the erasure's instant stays: a stretch whose state began after it
             # (a person who came back), a point stored by a run after it.
-            if is_stretch_item(item):
-                if int(item["first_ms"]) >= before_ms:
+            began = item.get("first_ms") if is_stretch_item(item) else None
+            if began is not None:
+                if int(began) >= before_ms:
                     continue
-            elif str(item["sk"]).partition("#")[2] > last_day:
+            elif str(item["sk"]).partition("#")[2] > last_day:  # a point, or a gap
                 continue
             with translating("erasing a history item"):
                 self._client.delete_item(
