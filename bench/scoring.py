@@ -295,9 +295,10 @@ def _purpose(operation: str, params: Mapping[str, Any]) -> str:
     return EVENT if operation == "PutItem" else "other"
 
 
-PATH_DEPENDENT = frozenset({"ver", "band_since", "band_score", "since_ms"})
-"""The write counter, when (on the wall clock) and at what score the band last changed, and
-when the campaign was first listed."""
+PATH_DEPENDENT = frozenset({"ver", "band_since", "band_score", "since_ms", "unseen_ms", "unseen_last_ms"})
+"""The write counter, when (on the wall clock) and at what score the band last changed, when
+the campaign was first listed, and when the scorer first and last applied events no daily run
+has recorded."""
 
 
 def _effect(item: dict[str, Any]) -> dict[str, Any]:

@@ -65,7 +65,7 @@ def stream_event(records: list[LambdaRecord]) -> dict[str, Any]:
     return {"Records": records}
 
 
-PATH_DEPENDENT = frozenset({"ver", "band_score", "unseen_ms", "seen_ms"})
+PATH_DEPENDENT = frozenset({"ver", "band_score", "unseen_ms", "unseen_last_ms"})
 """Attributes that record how the items got here, not what they hold: the write counter, the
 score at the moment of the last band change (which depends on how the batches were cut), and
 when the scorer first and last applied events the daily run has not seen."""

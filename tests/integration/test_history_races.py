@@ -157,7 +157,7 @@ def test_events_an_older_scorer_applied_start_at_the_run_that_finds_them(
     boto3.client("dynamodb").update_item(
         TableName=tables["aggregates"],
         Key={"pk": {"S": "U#c1"}, "sk": {"S": "#USER"}},
-        UpdateExpression="REMOVE unseen_ms, seen_ms",
+        UpdateExpression="REMOVE unseen_ms, unseen_last_ms",
     )
     clock.set(RUN + timedelta(minutes=5))
     run_job("decay", RUN)

@@ -25,7 +25,7 @@ aggregates table (no stream, so the scorer's own writes can never retrigger it)
     due_pk, due_ms  the due index's keys: "D#<shard>" and the instant of the contact's next
                     observable change (``domain.maintenance``); the scorer sets it to 0 (due
                     at the next run), the daily run to what the score function says
-    unseen_ms, seen_ms  when the scorer first and last applied events the daily run has not
+    unseen_ms, unseen_last_ms  when the scorer first and last applied events the daily run has not
                     recorded (epoch ms; the first set if absent, the last always; both removed
                     by the run that records the contact's new history stretch:
                     ``domain.history``)
@@ -67,7 +67,7 @@ DECAY_PREFIX = "fd_"
 OPT_OUT_REASON = "opt_reason"
 EXPIRES_AT = "expires_at"
 DUE_PK, DUE_MS = "due_pk", "due_ms"
-UNSEEN_MS, SEEN_MS = "unseen_ms", "seen_ms"
+UNSEEN_MS, SEEN_MS = "unseen_ms", "unseen_last_ms"
 AGGREGATE_PROJECTION = [
     "pk",
     "sk",
