@@ -60,9 +60,11 @@ from bench.report import Row, Section
 from engagement import deps
 from engagement.domain.aggregates import ObservedEvent
 from engagement.domain.contact import ContactState
+from engagement.domain.contact_records import StoredHistory, Stretch, stretch_day
+from engagement.domain.decay import MS_PER_DAY
 from engagement.domain.event_types import EventType
 from engagement.domain.expiry import expires_at_s
-from engagement.domain.history import StoredHistory, Stretch, history_points, stretch_day
+from engagement.domain.history import history_points
 from engagement.domain.maintenance import next_due_ms
 from engagement.domain.runs import RunId
 from engagement.domain.scoring import score_batch
@@ -290,7 +292,7 @@ def run() -> Section:
             _swept_already()
             weekly = _day(runner, counter, "cleanup", SWEEP_AT + timedelta(days=7), "weekly")
     expiring = _expiring(tables.aggregates, RUN_AT - timedelta(days=1), RUN_AT)
-    projection = {day.name: _projection(day, sizes) for day in (quiet, after)}
+    projection = {day.name: _projection(day) for day in (quiet, after)}
     rows: list[Row] = []
     for day, label in ((quiet, "quiet day"), (after, "day after the campaign")):
         rows += [
@@ -591,7 +593,7 @@ def _populate(table: str, engagements: int, contacts: int, *, steady: bool) -> d
             evaluation = evaluate_contact(state, last_run_ms, config)
             band = evaluation.band.value
             # The first run after the contact's last event recorded its state.
-            seen_ms = (state.last_ms // 86_400_000 + 1) * 86_400_000
+            seen_ms = (state.last_ms // MS_PER_DAY + 1) * MS_PER_DAY
             stretch = Stretch(day=stretch_day(seen_ms), at_ms=seen_ms, state=state)
             stretches.append(stretch_item(user, stretch, expires_at_s=2**31))
             item.update(
@@ -642,10 +644,9 @@ def _flush(client: Any, table: str, batch: list[dict[str, Any]]) -> None:
         pending = client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
 
 
-def _projection(day: Day, sizes: Mapping[str, float]) -> dict[str, Any]:
+def _projection(day: Day) -> dict[str, Any]:
     """The run at 100 million engagements and 5 million contacts: everything it does scales with
     the contacts (engagements cost nothing), so the measured figures scale by their ratio."""
-    del sizes  # the measured units already reflect the item sizes
     spec = TOPOLOGY.job("decay")
     scale = PROJECTED_CONTACTS / CONTACTS
     wire = day.wire

@@ -398,16 +398,8 @@ DUE = IndexSpec(
     projection="KEYS_ONLY",
 )
 RETIRED_INDEXES: dict[str, tuple[IndexSpec, ...]] = {
-    "aggregates": (
-        IndexSpec(
-            name="due",
-            partition_key="due_pk",
-            sort_key="due_ms",
-            number_keys=("due_ms",),
-            projected=(),
-            projection="ALL",
-        ),
-    )
+    # The due index as the first due-time release made it, copying whole contacts.
+    "aggregates": (replace(DUE, name="due", projection="ALL"),)
 }
 """By table key: indexes no reader uses any more, which a stack deployed before their
 replacement still has. DynamoDB creates or deletes one index per table update, so such a stack

@@ -13,10 +13,9 @@ import pytest
 from engagement import deps
 from engagement.domain.aggregates import AggregateDelta, AggregateKey, ObservedEvent
 from engagement.domain.contact import ContactState
-from engagement.domain.contact_records import BandState, BandTransition, PairStages
+from engagement.domain.contact_records import BandState, BandTransition, PairStages, Stretch
 from engagement.domain.event_types import EventType
 from engagement.domain.events import EventIn
-from engagement.domain.history import Stretch
 from engagement.domain.timefmt import to_ms
 from engagement.store.contact_items import SEGMENT_SHARDS, shard_of
 from engagement.store.contacts import InvalidCursor

@@ -10,21 +10,19 @@ import pytest
 
 from engagement.domain.aggregates import ObservedEvent
 from engagement.domain.contact import ContactState
-from engagement.domain.contact_records import ContactRecord, HistoryPoint
-from engagement.domain.event_types import EventType
-from engagement.domain.history import (
-    DAILY_RUN_MS_OF_DAY,
-    MS_PER_DAY,
+from engagement.domain.contact_records import (
     REVISIT_DAYS,
     STRETCH_LIFE_MS,
+    ContactRecord,
+    HistoryPoint,
     StoredHistory,
     Stretch,
-    first_run_after,
-    history_points,
-    planned_stretches,
     stretch_day,
     stretch_expires_at_s,
 )
+from engagement.domain.decay import MS_PER_DAY
+from engagement.domain.event_types import EventType
+from engagement.domain.history import DAILY_RUN_MS_OF_DAY, first_run_after, history_points, planned_stretches
 from engagement.domain.timefmt import to_ms
 from engagement.domain.upkeep import evaluate_contact
 from engagement.topology import TOPOLOGY

@@ -21,8 +21,9 @@ from engagement.api.params import FIRST_DAY, AsOf, ItemId, UserId, at_or_now, ca
 from engagement.api.person_state import absent
 from engagement.domain.bands import Band
 from engagement.domain.contact_queries import campaign_funnel, contact_score
+from engagement.domain.contact_records import StoredHistory
 from engagement.domain.errors import FieldProblem, InvalidInput
-from engagement.domain.history import StoredHistory, history_points, latest_run_at, planned_stretches
+from engagement.domain.history import history_points, latest_run_at, planned_stretches
 from engagement.domain.timefmt import to_ms
 from engagement.store.contacts import InvalidCursor
 
@@ -84,8 +85,9 @@ def get_history(user_id: UserId, from_date: FromDate = None, to_date: ToDate = N
     now_ms = to_ms(at_or_now(None))
     contact = contacts.get_contact(user_id)
     stored = contacts.history(user_id, first_day=first.isoformat(), last_day=last.isoformat())
-    if contact is not None and contact.has_unrecorded_state:
-        # Events the daily run has not recorded yet: read from the contact, as it will record them.
+    if contact is not None:
+        # Events no daily run has recorded yet are read from the contact, as the run will record
+        # them (nothing when it has).
         pending = planned_stretches(contact, latest_run_at(now_ms))
         stored = StoredHistory([*stored.stretches, *pending], stored.legacy)
     points = history_points(

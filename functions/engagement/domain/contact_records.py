@@ -10,12 +10,13 @@ aggregate says what should be.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from engagement.domain.aggregates import AggregateKey
 from engagement.domain.contact import ContactState
+from engagement.domain.decay import MS_PER_DAY
 from engagement.domain.event_types import EventType
 from engagement.domain.timefmt import from_ms, rfc3339
 
@@ -28,6 +29,11 @@ FUNNEL_STAGES = (
     EventType.BOUNCED,
 )
 """A campaign's funnel: how many contacts reached each stage (once each, however often)."""
+REVISIT_DAYS = 400
+"""The daily run reads every contact at least this often (its next band change, or this), and
+records its history stretch again when the one in force is older: so the stretch in force on
+any day is never older than twice this, and a stretch may expire then (plus the retention)."""
+STRETCH_LIFE_MS = 2 * REVISIT_DAYS * MS_PER_DAY
 
 
 @dataclass(frozen=True)
@@ -155,3 +161,34 @@ class SegmentMember:
 class SegmentPage:
     members: list[SegmentMember]
     cursor: str | None
+
+
+@dataclass(frozen=True)
+class Stretch:
+    """The state a daily run saw for a contact, in force from ``day`` until the next stretch
+    (None: a gap, days whose state is not known). Points are evaluated from it when read
+    (``domain.history``)."""
+
+    day: str
+    """The run's UTC date, YYYY-MM-DD."""
+    at_ms: int
+    """The run's scheduled instant; the same time of day every day after."""
+    state: ContactState | None
+
+
+@dataclass(frozen=True)
+class StoredHistory:
+    """What a history read returns from the store: the stretches that cover the range (the
+    last one starting before it included) and any legacy points in it."""
+
+    stretches: Sequence[Stretch]
+    legacy: Sequence[HistoryPoint] = ()
+
+
+def stretch_expires_at_s(stretch: Stretch, retention_ms: int) -> int:
+    """When TTL may delete a stretch: once it can be in force no more, plus the retention."""
+    return (stretch.at_ms + STRETCH_LIFE_MS + retention_ms) // 1000
+
+
+def stretch_day(at_ms: int) -> str:
+    return from_ms(at_ms).date().isoformat()

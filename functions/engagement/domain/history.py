@@ -24,53 +24,27 @@ served as they are, for the days before the first stretch.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date, timedelta
 
 from engagement.domain.contact import ContactState
-from engagement.domain.contact_records import ContactRecord, HistoryPoint
+from engagement.domain.contact_records import (
+    REVISIT_DAYS,
+    ContactRecord,
+    HistoryPoint,
+    StoredHistory,
+    Stretch,
+    stretch_day,
+)
 from engagement.domain.crm import CrmProfile
+from engagement.domain.decay import MS_PER_DAY
 from engagement.domain.scoring_config import DEFAULT_SCORING_CONFIG, ScoringConfig
-from engagement.domain.timefmt import from_ms
 from engagement.domain.upkeep import evaluate_contact
 
 HISTORY_DECIMALS = 1
 """A point when the composite moved by at least 0.1 (in rounding): enough for a chart, and a
 contact idle for months stops producing points once its score stops moving."""
-MS_PER_DAY = 86_400_000
 DAILY_RUN_MS_OF_DAY = 0
 """The daily run's time of day (its schedule: 00:00 UTC; a test holds the topology to it)."""
-REVISIT_DAYS = 400
-"""The daily run reads every contact at least this often (its next band change, or this), and
-records its stretch again when the one in force is older: so the stretch in force on any day
-is never older than twice this, and a stretch may expire then (plus the retention)."""
-STRETCH_LIFE_MS = 2 * REVISIT_DAYS * MS_PER_DAY
-
-
-@dataclass(frozen=True)
-class Stretch:
-    """The state a daily run saw for a contact, in force from ``day`` until the next stretch
-    (None: a gap, days whose state is not known)."""
-
-    day: str
-    """The run's UTC date, YYYY-MM-DD."""
-    at_ms: int
-    """The run's scheduled instant; the same time of day every day after."""
-    state: ContactState | None
-
-
-@dataclass(frozen=True)
-class StoredHistory:
-    """What a history read returns from the store: the stretches that cover the range (the
-    last one starting before it included) and any legacy points in it."""
-
-    stretches: Sequence[Stretch]
-    legacy: Sequence[HistoryPoint] = ()
-
-
-def stretch_expires_at_s(stretch: Stretch, retention_ms: int) -> int:
-    """When TTL may delete a stretch: once it can be in force no more, plus the retention."""
-    return (stretch.at_ms + STRETCH_LIFE_MS + retention_ms) // 1000
 
 
 def first_run_after(instant_ms: int, run_ms: int) -> int:
@@ -109,10 +83,6 @@ def planned_stretches(record: ContactRecord, run_ms: int, *, revisit: bool = Fal
 
 def _stretch(at_ms: int, state: ContactState | None) -> Stretch:
     return Stretch(day=stretch_day(at_ms), at_ms=at_ms, state=state)
-
-
-def stretch_day(at_ms: int) -> str:
-    return from_ms(at_ms).date().isoformat()
 
 
 def history_points(

@@ -34,10 +34,11 @@ from typing import Protocol
 from engagement.domain.aggregates import Aggregate, AggregateKey
 from engagement.domain.bands import classify
 from engagement.domain.contact import ContactState
-from engagement.domain.contact_records import BandTransition, ContactRecord
+from engagement.domain.contact_records import REVISIT_DAYS, BandTransition, ContactRecord, Stretch
 from engagement.domain.crm import CrmProfile
+from engagement.domain.decay import MS_PER_DAY
 from engagement.domain.expiry import expires_at_s
-from engagement.domain.history import MS_PER_DAY, REVISIT_DAYS, Stretch, planned_stretches
+from engagement.domain.history import planned_stretches
 from engagement.domain.probabilities import contact_probabilities
 from engagement.domain.runs import Tally
 from engagement.domain.scoring_config import DEFAULT_SCORING_CONFIG, ScoringConfig

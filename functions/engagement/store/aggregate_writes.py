@@ -119,10 +119,11 @@ def update_request(delta: AggregateDelta, *, exact: ExactBounds | None, ring: De
     if delta.key.item_id is not None:
         sets.append(f"{expr.name(EXPIRES_AT)} = {expr.value(expires_at_s(last_ms))}")
     else:
-        # Due at the next daily run, whatever its instant: 0 sorts before every run. A constant,
-        # not the events' time, so any batching and any replay leave the same item. And when
-        # the scorer first held events the daily run has not seen (kept from the first write
-        # after the run's): the contact's history takes the new state from the next run on.
+        # Due at the next daily run, whatever its instant: 0 sorts before every run (a
+        # constant, not the events' time). And when the scorer first and last applied events no
+        # run has recorded: the contact's history takes the new state from the first run after
+        # them (``domain.history``). Those two say when, not what: how the batches were cut
+        # moves them, and nothing that counts engagement reads them.
         first_unseen = expr.name(UNSEEN_MS)
         sets += [
             f"{expr.name(DUE_PK)} = {expr.value(due_partition(delta.key.user_id))}",

@@ -34,9 +34,9 @@ from engagement.domain.contact_records import (
     HistoryPoint,
     PairStages,
     SegmentMember,
+    Stretch,
 )
 from engagement.domain.event_types import EventType
-from engagement.domain.history import Stretch
 from engagement.store.items import (
     COUNT_PREFIX,
     PAIR_SK_PREFIX,

@@ -24,10 +24,13 @@ from engagement.domain.contact_records import (
     PairStages,
     SegmentMember,
     SegmentPage,
+    StoredHistory,
+    Stretch,
+    stretch_expires_at_s,
 )
+from engagement.domain.decay import MS_PER_DAY
 from engagement.domain.errors import StoreError
 from engagement.domain.event_types import EventType
-from engagement.domain.history import StoredHistory, Stretch, stretch_expires_at_s
 from engagement.settings import RETENTION_DAYS
 from engagement.store.contact_items import (
     BAND,
@@ -96,7 +99,7 @@ class ContactStore:
         self._aggregates = aggregates_table
         self._events = events_table
         self._history = history_table
-        self._history_retention_ms = history_retention_days * 86_400_000
+        self._history_retention_ms = history_retention_days * MS_PER_DAY
         self._monotonic = monotonic
         self._histogram: tuple[float, dict[int, int]] | None = None
 
