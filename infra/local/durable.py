@@ -469,7 +469,8 @@ class DurableDynamoDB:
                 shard.starting_sequence_number = int(kept["first"])
         self._checkpoints = dict(snapshot.checkpoints)
         self._failures = list(snapshot.failures)
-        self._downtimes = list(snapshot.downtimes)
+        # ``resumed`` noted this start's downtime before the data was applied: it comes last.
+        self._downtimes = [*snapshot.downtimes, *self._downtimes][-DOWNTIMES_KEPT:]
 
     def _replay(self, entry: Entry) -> None:
         if entry.kind == "w":

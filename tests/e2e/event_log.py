@@ -66,10 +66,11 @@ def stored(aggregates: list[dict[str, Any]]) -> dict[tuple[str, str], Summary]:
     return summaries
 
 
-def mixed_events(prefix: str, count: int, *, seed: int) -> list[dict[str, Any]]:
-    """Chat engagement on issue keys and SMS engagement on campaigns, phone numbers as users."""
+def mixed_events(prefix: str, count: int, *, seed: int, now: datetime | None = None) -> list[dict[str, Any]]:
+    """Chat engagement on issue keys and SMS engagement on campaigns, phone numbers as users,
+    from an hour before ``now`` (the runner's clock; default wall time)."""
     rng = random.Random(seed)
-    start = datetime.now(UTC) - timedelta(hours=1)
+    start = (now or datetime.now(UTC)) - timedelta(hours=1)
     events: list[dict[str, Any]] = []
     for n in range(count):
         occurred = (start + timedelta(seconds=n)).isoformat()

@@ -9,9 +9,12 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+
+from engagement.domain.timefmt import rfc3339
 
 from .conftest import ROOT, Runner, free_port, sealed_environment, start_runner
 from .event_log import AGGREGATES, EVENTS, Load, mixed_events, recomputed, scan, stored
@@ -60,11 +63,16 @@ def test_kill_9_under_load_loses_no_acknowledged_event_and_scores_each_once(tmp_
         assert len(acknowledged) >= 200
 
 
-def test_a_stop_during_a_backlog_keeps_it_and_scores_it_after_the_restart(tmp_path: Path) -> None:
+@pytest.mark.parametrize("clock", ["wall time", "two days behind"])
+def test_a_stop_during_a_backlog_keeps_it_and_scores_it_after_the_restart(tmp_path: Path, clock: str) -> None:
+    """Restarted without START_AT, a clock set in the past resumes at wall time: the days it
+    jumps were downtime, not age, so the backlog is not older than the mapping's six hours."""
     state = str(tmp_path / "state.json")
-    with start_runner(STATE_FILE=state) as runner:
+    start = datetime.now(UTC) - timedelta(days=2 if clock == "two days behind" else 0)
+    behind = {"START_AT": rfc3339(start)} if clock == "two days behind" else {}
+    with start_runner(STATE_FILE=state, **behind) as runner:
         runner.control("POST", "faults", {"stream_delay_ms": 1000})  # a slow scorer: a backlog builds
-        load = Load(runner.url, mixed_events("term", 400, seed=4), threads=4, per_request=5)
+        load = Load(runner.url, mixed_events("term", 400, seed=4, now=start), threads=4, per_request=5)
         load.start()
         load.finish()  # every request answered
         acknowledged = set(load.acknowledged)
@@ -77,6 +85,7 @@ def test_a_stop_during_a_backlog_keeps_it_and_scores_it_after_the_restart(tmp_pa
     with start_runner(STATE_FILE=state) as runner:
         assert runner.logged("stored before the stop are scored now")
         assert_every_event_scored_once(runner, acknowledged)
+        assert runner.control("GET", "status")["streams"][0]["discarded_records"] == 0
 
 
 def test_status_answers_while_a_batch_is_scoring() -> None:
